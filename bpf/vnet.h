@@ -1,0 +1,61 @@
+/* Common definitions for vnetpath's BPF programs. */
+#ifndef VNET_H
+#define VNET_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+/* Latency histograms: slot s counts values in (2^(s-1), 2^s] ns, slot 0
+ * counts 0 and 1 ns. User space folds slots into the exported bounds. */
+#define VNET_HIST_SLOTS 40
+
+struct vnet_hist {
+	__u64 slots[VNET_HIST_SLOTS];
+};
+
+/* floor(log2(v)) for v > 0, branch-free so the verifier sees no loop. */
+static __always_inline __u32 vnet_log2(__u64 v)
+{
+	__u32 r, shift;
+
+	r = (v > 0xFFFFFFFFULL) << 5;
+	v >>= r;
+	shift = (v > 0xFFFF) << 4;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0xFF) << 3;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0xF) << 2;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0x3) << 1;
+	v >>= shift;
+	r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
+/* vnet_hist_slot returns ceil(log2(ns)), clamped to the last slot. */
+static __always_inline __u32 vnet_hist_slot(__u64 ns)
+{
+	__u32 s;
+
+	if (ns <= 1)
+		return 0;
+	s = vnet_log2(ns - 1) + 1;
+	return s < VNET_HIST_SLOTS ? s : VNET_HIST_SLOTS - 1;
+}
+
+static __always_inline void vnet_hist_add(struct vnet_hist *h, __u64 ns)
+{
+	__u32 s = vnet_hist_slot(ns);
+
+	/* The bound check is for the verifier; vnet_hist_slot already clamps. */
+	if (s < VNET_HIST_SLOTS)
+		h->slots[s]++;
+}
+
+#endif /* VNET_H */

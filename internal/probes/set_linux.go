@@ -1,0 +1,189 @@
+//go:build linux
+
+package probes
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+	"go.uber.org/zap"
+)
+
+// Group is a loaded and attached probe group.
+type Group struct {
+	name  string
+	coll  *ebpf.Collection
+	links []link.Link
+}
+
+// Map returns one of the group's maps, or nil if the group has none by that name.
+func (g *Group) Map(name string) *ebpf.Map { return g.coll.Maps[name] }
+
+// Set holds the probe groups of one receiver.
+type Set struct {
+	groups map[string]*Group
+	status []Status
+	once   sync.Once
+}
+
+// Open detects, loads and attaches the selected groups. It never fails as a
+// whole: a group that cannot run is reported in Status and logged once.
+func Open(logger *zap.Logger, opts Options) *Set {
+	s := &Set{groups: map[string]*Group{}}
+	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
+	memlockErr := rlimit.RemoveMemlock()
+	kernel := newHookFinder()
+	for _, spec := range registry {
+		if opts.Groups != nil && !slices.Contains(opts.Groups, spec.name) {
+			continue
+		}
+		g, err := openGroup(spec, opts, kernel)
+		if err != nil {
+			if memlockErr != nil {
+				err = fmt.Errorf("%w (removing the memlock limit failed too: %v)", err, memlockErr)
+			}
+			reason := explain(err)
+			s.status = append(s.status, Status{Group: spec.name, Reason: reason})
+			logger.Warn("Probe group disabled", zap.String("group", spec.name), zap.String("reason", reason))
+			continue
+		}
+		s.groups[spec.name] = g
+		s.status = append(s.status, Status{Group: spec.name, Active: true})
+	}
+	return s
+}
+
+// Group returns an attached group, or nil if it is not running.
+func (s *Set) Group(name string) *Group { return s.groups[name] }
+
+// Status reports every selected group.
+func (s *Set) Status() []Status { return slices.Clone(s.status) }
+
+// Programs returns the attached programs by name, for statistics and tests.
+func (s *Set) Programs() map[string]*ebpf.Program {
+	progs := map[string]*ebpf.Program{}
+	for _, g := range s.groups {
+		for name, p := range g.coll.Programs {
+			progs[name] = p
+		}
+	}
+	return progs
+}
+
+// Close detaches every link and unloads every program and map.
+func (s *Set) Close() error {
+	var errs []error
+	s.once.Do(func() {
+		for _, g := range s.groups {
+			errs = append(errs, g.close())
+		}
+		s.groups = nil
+	})
+	return errors.Join(errs...)
+}
+
+func (g *Group) close() error {
+	var errs []error
+	for _, l := range g.links {
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("detach %s: %w", g.name, err))
+		}
+	}
+	g.coll.Close()
+	return errors.Join(errs...)
+}
+
+func openGroup(spec groupSpec, opts Options, kernel *hookFinder) (*Group, error) {
+	cs, err := spec.load()
+	if err != nil {
+		return nil, fmt.Errorf("read embedded object: %w", err)
+	}
+	for _, ps := range cs.Programs {
+		if renamed, ok := opts.HookRenames[ps.AttachTo]; ok {
+			ps.AttachTo = renamed
+		}
+		if err := kernel.check(ps); err != nil {
+			return nil, err
+		}
+	}
+	coll, err := ebpf.NewCollection(cs)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	g := &Group{name: spec.name, coll: coll}
+	for name, prog := range coll.Programs {
+		l, err := attach(prog, cs.Programs[name])
+		if err != nil {
+			_ = g.close()
+			return nil, fmt.Errorf("attach %s to %s: %w", name, cs.Programs[name].AttachTo, err)
+		}
+		g.links = append(g.links, l)
+	}
+	return g, nil
+}
+
+func attach(prog *ebpf.Program, ps *ebpf.ProgramSpec) (link.Link, error) {
+	switch {
+	case ps.Type == ebpf.Tracing && ps.AttachType == ebpf.AttachTraceRawTp:
+		return link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
+	default:
+		return nil, fmt.Errorf("unsupported program type %s/%s", ps.Type, ps.AttachType)
+	}
+}
+
+// hookFinder answers whether the running kernel has a hook, from its BTF.
+type hookFinder struct {
+	spec *btf.Spec
+	err  error
+}
+
+func newHookFinder() *hookFinder {
+	spec, err := btf.LoadKernelSpec()
+	return &hookFinder{spec: spec, err: err}
+}
+
+// errMissingHook marks a hook the kernel does not have.
+var errMissingHook = errors.New("hook not found in this kernel")
+
+func (h *hookFinder) check(ps *ebpf.ProgramSpec) error {
+	if ps.Type != ebpf.Tracing || ps.AttachType != ebpf.AttachTraceRawTp {
+		return nil
+	}
+	if h.err != nil {
+		return fmt.Errorf("kernel BTF unavailable (tp_btf needs /sys/kernel/btf/vmlinux): %w", h.err)
+	}
+	var fn *btf.Typedef
+	if err := h.spec.TypeByName("btf_trace_"+ps.AttachTo, &fn); err != nil {
+		return fmt.Errorf("tracepoint %s: %w", ps.AttachTo, errMissingHook)
+	}
+	return nil
+}
+
+// explain turns a load error into a reason an operator can act on.
+func explain(err error) string {
+	var verr *ebpf.VerifierError
+	switch {
+	case errors.Is(err, os.ErrPermission):
+		return "permission denied: run as root, or grant CAP_BPF and CAP_PERFMON (" + err.Error() + ")"
+	case errors.As(err, &verr):
+		// The last lines of the verifier log carry the rejection.
+		return "rejected by the verifier: " + strings.Join(lastLines(verr.Log, 3), " | ")
+	default:
+		return err.Error()
+	}
+}
+
+func lastLines(lines []string, n int) []string {
+	if len(lines) > n {
+		return lines[len(lines)-n:]
+	}
+	return lines
+}

@@ -1,0 +1,128 @@
+//go:build linux
+
+package probes
+
+import (
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/vnetpath/vnetpath/internal/testenv"
+)
+
+// loadedIDs lists the IDs of every BPF program loaded in the kernel.
+func loadedIDs(t *testing.T) []ebpf.ProgramID {
+	t.Helper()
+	var ids []ebpf.ProgramID
+	for id := ebpf.ProgramID(0); ; {
+		next, err := ebpf.ProgramGetNextID(id)
+		if errors.Is(err, os.ErrNotExist) {
+			return ids
+		}
+		if err != nil {
+			t.Fatalf("iterate programs: %v", err)
+		}
+		ids = append(ids, next)
+		id = next
+	}
+}
+
+func TestOpenAttachesAndCloseUnloads(t *testing.T) {
+	testenv.RequireRoot(t)
+	set := Open(zap.NewNop(), Options{})
+	t.Cleanup(func() { _ = set.Close() })
+
+	for _, st := range set.Status() {
+		if !st.Active {
+			t.Fatalf("group %s disabled: %s", st.Group, st.Reason)
+		}
+	}
+	var ours []ebpf.ProgramID
+	for name, p := range set.Programs() {
+		info, err := p.Info()
+		if err != nil {
+			t.Fatalf("info %s: %v", name, err)
+		}
+		id, ok := info.ID()
+		if !ok {
+			t.Fatalf("no id for %s", name)
+		}
+		if !strings.HasPrefix(info.Name, "vnet_") {
+			t.Errorf("program %s has kernel name %q, want the vnet_ prefix", name, info.Name)
+		}
+		ours = append(ours, id)
+	}
+	if want := 3; len(ours) != want {
+		t.Fatalf("loaded %d programs, want %d", len(ours), want)
+	}
+	before := loadedIDs(t)
+	for _, id := range ours {
+		if !slices.Contains(before, id) {
+			t.Fatalf("program %d not listed by the kernel while loaded", id)
+		}
+	}
+
+	if err := set.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	// The kernel frees a detached program after an RCU grace period.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := slices.DeleteFunc(slices.Clone(ours), func(id ebpf.ProgramID) bool { return !slices.Contains(loadedIDs(t), id) })
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("programs %v still loaded 5s after Close", left)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestMissingHookDisablesOnlyItsGroup(t *testing.T) {
+	testenv.RequireRoot(t)
+	core, logs := observer.New(zap.InfoLevel)
+	set := Open(zap.New(core), Options{HookRenames: map[string]string{"softirq_exit": "vnet_no_such_tracepoint"}})
+	t.Cleanup(func() { _ = set.Close() })
+
+	st := set.Status()
+	if len(st) != len(registry) {
+		t.Fatalf("status has %d groups, want %d", len(st), len(registry))
+	}
+	for _, s := range st {
+		switch s.Group {
+		case Softirq:
+			if s.Active || !strings.Contains(s.Reason, "tracepoint vnet_no_such_tracepoint: hook not found") {
+				t.Errorf("softirq: active=%v reason=%q", s.Active, s.Reason)
+			}
+		default:
+			if !s.Active {
+				t.Errorf("group %s disabled: %s", s.Group, s.Reason)
+			}
+		}
+	}
+	if set.Group(Softirq) != nil {
+		t.Error("disabled group is still reachable")
+	}
+	entries := logs.FilterMessage("Probe group disabled").All()
+	if len(entries) != 1 || entries[0].ContextMap()["group"] != Softirq {
+		t.Errorf("want one log line for softirq, got %v", entries)
+	}
+}
+
+func TestValidateNames(t *testing.T) {
+	if err := ValidateNames(Names()); err != nil {
+		t.Fatalf("known names refused: %v", err)
+	}
+	err := ValidateNames([]string{"softirq", "bogus"})
+	if err == nil || !strings.Contains(err.Error(), `unknown probe group "bogus"; allowed: softirq`) {
+		t.Fatalf("got %v", err)
+	}
+}

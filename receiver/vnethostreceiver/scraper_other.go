@@ -1,0 +1,26 @@
+//go:build !linux
+
+package vnethostreceiver // import "github.com/vnetpath/vnetpath/receiver/vnethostreceiver"
+
+import (
+	"context"
+	"errors"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver"
+)
+
+type hostScraper struct{}
+
+func newHostScraper(*Config, receiver.Settings) *hostScraper { return &hostScraper{} }
+
+func (*hostScraper) start(context.Context, component.Host) error {
+	return errors.New("vnet_host needs Linux: it attaches eBPF programs to kernel tracepoints")
+}
+
+func (*hostScraper) scrape(context.Context) (pmetric.Metrics, error) {
+	return pmetric.NewMetrics(), nil
+}
+
+func (*hostScraper) shutdown(context.Context) error { return nil }
