@@ -5,7 +5,20 @@ TOOLS := $(CURDIR)/.tools
 DIST  := _build/otelcol-vnetpath
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: tools generate vet unit build run test bench deps
+# Debian packages the tests need at run time, and those `make generate` needs.
+TEST_PACKAGES := iproute2 util-linux
+GEN_PACKAGES  := clang llvm libbpf-dev
+
+DIST_INPUTS := $(shell find . -path ./_build -prune -o -path ./.tools -prune -o \( -name '*.go' -o -name '*.o' \) -print) \
+	go.mod go.sum builder-config.yaml
+
+.PHONY: help tools generate check-generated vet unit build smoke test run bench deps gen-deps clean
+
+help:
+	@echo "make run     build the distribution and run it on this host (root) with deploy/host.yaml"
+	@echo "make test    vet, race tests (privileged ones included), distribution build, smoke test"
+	@echo "make bench   benchmarks and kernel-side BPF cost"
+	@echo "make generate  regenerate bpf2go and mdatagen output (needs clang)"
 
 ## tools: the pinned build tools (ocb, mdatagen, bpf2go) from internal/tools
 tools: $(TOOLS)/builder $(TOOLS)/mdatagen $(TOOLS)/bpf2go
@@ -16,12 +29,60 @@ $(TOOLS)/mdatagen: internal/tools/go.mod
 $(TOOLS)/bpf2go: internal/tools/go.mod
 	cd internal/tools && $(GO) build -o $@ github.com/cilium/ebpf/cmd/bpf2go
 
-## generate: bpf2go objects and mdatagen code (needs clang for the BPF part)
-generate: tools
+## deps: Debian packages and the tracefs mount the tests need (root)
+deps:
+	@$(call apt_install,$(TEST_PACKAGES))
+	@mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
+
+gen-deps:
+	@$(call apt_install,$(GEN_PACKAGES))
+
+define apt_install
+missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+endef
+
+## generate: bpf2go objects and mdatagen code
+generate: tools gen-deps
 	$(GO) generate ./...
+
+## check-generated: the generated code in the tree is what `make generate` produces
+GENERATED = find . -path ./_build -prune -o -path ./.tools -prune -o -type f \( -name '*_bpfel.go' -o -name '*_bpfel.o' \
+	-o -name 'generated_*' -o -name documentation.md -o -path '*/internal/metadata/testdata/*' \) -print | sort | xargs sha256sum
+check-generated: tools gen-deps
+	@$(GENERATED) > .tools/generated.before
+	$(GO) generate ./...
+	@$(GENERATED) > .tools/generated.after
+	@diff .tools/generated.before .tools/generated.after || { echo "generated code is stale: run make generate and commit"; exit 1; }
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags disttest ./internal/disttest/
 
-unit:
+unit: deps
 	$(GO) test -race -count=1 ./...
+
+## build: the otelcol-vnetpath distribution in _build/
+build: $(DIST)
+$(DIST): $(DIST_INPUTS) $(TOOLS)/builder
+	$(TOOLS)/builder --config builder-config.yaml
+
+smoke: $(DIST) deps
+	$(GO) test -tags disttest -count=1 -v ./internal/disttest/ -dist $(CURDIR)/$(DIST)
+
+test: check-generated vet unit build smoke
+
+run: $(DIST)
+	@[ "$$(id -u)" = 0 ] || { echo "make run needs root (BPF); try: sudo make run"; exit 1; }
+	@mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
+	@echo "otelcol-vnetpath with deploy/host.yaml"
+	@echo "  metrics:        http://127.0.0.1:8889/metrics"
+	@echo "  self-telemetry: http://127.0.0.1:8888/metrics"
+	exec $(DIST) --config deploy/host.yaml
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf _build .tools
