@@ -11,8 +11,12 @@
  * counts 0 and 1 ns. User space folds slots into the exported bounds. */
 #define VNET_HIST_SLOTS 40
 
+/* bpf_map_update_elem's error when a map is full. */
+#define E2BIG 7
+
 struct vnet_hist {
 	__u64 slots[VNET_HIST_SLOTS];
+	__u64 sum_ns;
 };
 
 /* floor(log2(v)) for v > 0, branch-free so the verifier sees no loop. */
@@ -56,6 +60,42 @@ static __always_inline void vnet_hist_add(struct vnet_hist *h, __u64 ns)
 	/* The bound check is for the verifier; vnet_hist_slot already clamps. */
 	if (s < VNET_HIST_SLOTS)
 		h->slots[s]++;
+	h->sum_ns += ns;
+}
+
+/* A device is named by its network namespace and ifindex: an ifindex alone
+ * is ambiguous across namespaces. */
+struct vnet_dev_key {
+	__u32 netns;
+	__u32 ifindex;
+};
+
+static __always_inline void vnet_dev_key_of(const struct net_device *dev, struct vnet_dev_key *k)
+{
+	k->netns = dev->nd_net.net->ns.inum;
+	k->ifindex = dev->ifindex;
+}
+
+/* Overflow slots shared by the groups' `<group>_errors` per-CPU arrays. */
+enum vnet_error {
+	VNET_ERR_MAP_FULL = 0,
+	VNET_ERR_NR = 4,
+};
+
+#define VNET_ERRORS_MAP(name)                                                  \
+	struct {                                                               \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                       \
+		__uint(max_entries, VNET_ERR_NR);                              \
+		__type(key, __u32);                                            \
+		__type(value, __u64);                                          \
+	} name SEC(".maps")
+
+static __always_inline void vnet_count_error(void *map, __u32 slot)
+{
+	__u64 *c = bpf_map_lookup_elem(map, &slot);
+
+	if (c)
+		(*c)++;
 }
 
 #endif /* VNET_H */

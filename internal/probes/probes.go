@@ -19,6 +19,12 @@ import (
 // Probe group names, as used in the receivers' `probes:` configuration.
 const (
 	Softirq = "softirq"
+	NAPI    = "napi"
+	Devices = "devices"
+	Drops   = "drops"
+	Ring    = "ring"
+	Workers = "workers"
+	KVM     = "kvm"
 )
 
 type groupSpec struct {
@@ -29,6 +35,12 @@ type groupSpec struct {
 // registry lists the host probe groups in the order they are loaded.
 var registry = []groupSpec{
 	{name: Softirq, load: loadSoftirq},
+	{name: NAPI, load: loadNapi},
+	{name: Devices, load: loadDevices},
+	{name: Drops, load: loadDrops},
+	{name: Ring, load: loadRing},
+	{name: Workers, load: loadWorkers},
+	{name: KVM, load: loadKvm},
 }
 
 // Names returns the names of all probe groups.
@@ -56,6 +68,11 @@ func ValidateNames(names []string) error {
 type Options struct {
 	// Groups to load; nil loads all.
 	Groups []string
+	// MapSizes overrides the max_entries of maps by name.
+	MapSizes map[string]uint32
+	// Constants sets `volatile const` variables by name in every group that
+	// declares them.
+	Constants map[string]any
 	// HookRenames replaces attach points by name before detection. It exists
 	// for tests that need a hook this kernel does not have.
 	HookRenames map[string]string

@@ -106,6 +106,18 @@ func openGroup(spec groupSpec, opts Options, kernel *hookFinder) (*Group, error)
 	if err != nil {
 		return nil, fmt.Errorf("read embedded object: %w", err)
 	}
+	for name, size := range opts.MapSizes {
+		if ms, ok := cs.Maps[name]; ok {
+			ms.MaxEntries = size
+		}
+	}
+	for name, value := range opts.Constants {
+		if v, ok := cs.Variables[name]; ok {
+			if err := v.Set(value); err != nil {
+				return nil, fmt.Errorf("set %s: %w", name, err)
+			}
+		}
+	}
 	for _, ps := range cs.Programs {
 		if renamed, ok := opts.HookRenames[ps.AttachTo]; ok {
 			ps.AttachTo = renamed
@@ -139,15 +151,47 @@ func attach(prog *ebpf.Program, ps *ebpf.ProgramSpec) (link.Link, error) {
 	}
 }
 
-// hookFinder answers whether the running kernel has a hook, from its BTF.
+// hookFinder answers whether the running kernel has a hook, from the BTF
+// of vmlinux and, for tracepoints of modules such as kvm, of the modules.
 type hookFinder struct {
-	spec *btf.Spec
-	err  error
+	spec    *btf.Spec
+	err     error
+	modules []*btf.Spec // loaded on the first miss in vmlinux
 }
 
 func newHookFinder() *hookFinder {
 	spec, err := btf.LoadKernelSpec()
 	return &hookFinder{spec: spec, err: err}
+}
+
+func (h *hookFinder) has(name string) bool {
+	var fn *btf.Typedef
+	if h.spec.TypeByName(name, &fn) == nil {
+		return true
+	}
+	if h.modules == nil {
+		h.modules = loadModuleSpecs()
+	}
+	for _, m := range h.modules {
+		if m.TypeByName(name, &fn) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func loadModuleSpecs() []*btf.Spec {
+	entries, _ := os.ReadDir("/sys/kernel/btf")
+	specs := []*btf.Spec{}
+	for _, e := range entries {
+		if e.Name() == "vmlinux" {
+			continue
+		}
+		if spec, err := btf.LoadKernelModuleSpec(e.Name()); err == nil {
+			specs = append(specs, spec)
+		}
+	}
+	return specs
 }
 
 // errMissingHook marks a hook the kernel does not have.
@@ -160,8 +204,7 @@ func (h *hookFinder) check(ps *ebpf.ProgramSpec) error {
 	if h.err != nil {
 		return fmt.Errorf("kernel BTF unavailable (tp_btf needs /sys/kernel/btf/vmlinux): %w", h.err)
 	}
-	var fn *btf.Typedef
-	if err := h.spec.TypeByName("btf_trace_"+ps.AttachTo, &fn); err != nil {
+	if !h.has("btf_trace_" + ps.AttachTo) {
 		return fmt.Errorf("tracepoint %s: %w", ps.AttachTo, errMissingHook)
 	}
 	return nil

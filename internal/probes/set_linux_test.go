@@ -59,7 +59,7 @@ func TestOpenAttachesAndCloseUnloads(t *testing.T) {
 		}
 		ours = append(ours, id)
 	}
-	if want := 3; len(ours) != want {
+	if want := 17; len(ours) != want {
 		t.Fatalf("loaded %d programs, want %d", len(ours), want)
 	}
 	before := loadedIDs(t)

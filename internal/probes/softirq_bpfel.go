@@ -16,6 +16,7 @@ import (
 type softirqVnetHist struct {
 	_     structs.HostLayout
 	Slots [40]uint64
+	SumNs uint64
 }
 
 // loadSoftirq returns the embedded CollectionSpec for softirq.

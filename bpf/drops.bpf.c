@@ -1,0 +1,52 @@
+/* Probe group "drops": packets freed with a drop reason, per device and
+ * reason. User space lists the VM-facing devices in drop_devices unless
+ * all_devices is set. */
+#include "vnet.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+volatile const bool all_devices = false;
+
+struct vnet_drop_key {
+	struct vnet_dev_key dev;
+	__u32 reason;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct vnet_dev_key);
+	__type(value, __u8);
+} drop_devices SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct vnet_drop_key);
+	__type(value, __u64);
+} drop_counts SEC(".maps");
+
+VNET_ERRORS_MAP(drop_errors);
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(vnet_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	struct vnet_drop_key k = {};
+	struct net_device *dev = skb->dev;
+	__u64 one = 1, *c;
+
+	if (dev)
+		vnet_dev_key_of(dev, &k.dev);
+	if (!all_devices && !bpf_map_lookup_elem(&drop_devices, &k.dev))
+		return 0;
+	k.reason = reason;
+	c = bpf_map_lookup_elem(&drop_counts, &k);
+	if (c) {
+		(*c)++;
+		return 0;
+	}
+	if (bpf_map_update_elem(&drop_counts, &k, &one, BPF_NOEXIST) == -E2BIG)
+		vnet_count_error(&drop_errors, VNET_ERR_MAP_FULL);
+	return 0;
+}
