@@ -8,6 +8,409 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 )
 
+// VnetInterfaceBytesMetricAttributeKey specifies the key of an attribute for the vnet.interface.bytes metric.
+type VnetInterfaceBytesMetricAttributeKey string
+
+const (
+	VnetInterfaceBytesMetricAttributeKeyNetworkInterfaceName VnetInterfaceBytesMetricAttributeKey = "network.interface.name"
+	VnetInterfaceBytesMetricAttributeKeyVMName               VnetInterfaceBytesMetricAttributeKey = "vm.name"
+	VnetInterfaceBytesMetricAttributeKeyProcessPid           VnetInterfaceBytesMetricAttributeKey = "process.pid"
+	VnetInterfaceBytesMetricAttributeKeyNetworkIoDirection   VnetInterfaceBytesMetricAttributeKey = "network.io.direction"
+)
+
+// VnetInterfaceBytesMetricConfig provides config for the vnet.interface.bytes metric.
+type VnetInterfaceBytesMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                 `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []VnetInterfaceBytesMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *VnetInterfaceBytesMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *VnetInterfaceBytesMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case VnetInterfaceBytesMetricAttributeKeyNetworkInterfaceName, VnetInterfaceBytesMetricAttributeKeyVMName, VnetInterfaceBytesMetricAttributeKeyProcessPid, VnetInterfaceBytesMetricAttributeKeyNetworkIoDirection:
+		default:
+			return fmt.Errorf("metric vnet.interface.bytes doesn't have an attribute %v, valid attributes: [network.interface.name, vm.name, process.pid, network.io.direction]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// VnetInterfacePacketsMetricAttributeKey specifies the key of an attribute for the vnet.interface.packets metric.
+type VnetInterfacePacketsMetricAttributeKey string
+
+const (
+	VnetInterfacePacketsMetricAttributeKeyNetworkInterfaceName VnetInterfacePacketsMetricAttributeKey = "network.interface.name"
+	VnetInterfacePacketsMetricAttributeKeyVMName               VnetInterfacePacketsMetricAttributeKey = "vm.name"
+	VnetInterfacePacketsMetricAttributeKeyProcessPid           VnetInterfacePacketsMetricAttributeKey = "process.pid"
+	VnetInterfacePacketsMetricAttributeKeyNetworkIoDirection   VnetInterfacePacketsMetricAttributeKey = "network.io.direction"
+)
+
+// VnetInterfacePacketsMetricConfig provides config for the vnet.interface.packets metric.
+type VnetInterfacePacketsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                   `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []VnetInterfacePacketsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *VnetInterfacePacketsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *VnetInterfacePacketsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case VnetInterfacePacketsMetricAttributeKeyNetworkInterfaceName, VnetInterfacePacketsMetricAttributeKeyVMName, VnetInterfacePacketsMetricAttributeKeyProcessPid, VnetInterfacePacketsMetricAttributeKeyNetworkIoDirection:
+		default:
+			return fmt.Errorf("metric vnet.interface.packets doesn't have an attribute %v, valid attributes: [network.interface.name, vm.name, process.pid, network.io.direction]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// VnetKvmInterruptsMetricAttributeKey specifies the key of an attribute for the vnet.kvm.interrupts metric.
+type VnetKvmInterruptsMetricAttributeKey string
+
+const (
+	VnetKvmInterruptsMetricAttributeKeyVMName        VnetKvmInterruptsMetricAttributeKey = "vm.name"
+	VnetKvmInterruptsMetricAttributeKeyProcessPid    VnetKvmInterruptsMetricAttributeKey = "process.pid"
+	VnetKvmInterruptsMetricAttributeKeyVnetKvmSource VnetKvmInterruptsMetricAttributeKey = "vnet.kvm.source"
+)
+
+// VnetKvmInterruptsMetricConfig provides config for the vnet.kvm.interrupts metric.
+type VnetKvmInterruptsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []VnetKvmInterruptsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *VnetKvmInterruptsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *VnetKvmInterruptsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case VnetKvmInterruptsMetricAttributeKeyVMName, VnetKvmInterruptsMetricAttributeKeyProcessPid, VnetKvmInterruptsMetricAttributeKeyVnetKvmSource:
+		default:
+			return fmt.Errorf("metric vnet.kvm.interrupts doesn't have an attribute %v, valid attributes: [vm.name, process.pid, vnet.kvm.source]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// VnetKvmKicksMetricAttributeKey specifies the key of an attribute for the vnet.kvm.kicks metric.
+type VnetKvmKicksMetricAttributeKey string
+
+const (
+	VnetKvmKicksMetricAttributeKeyVMName        VnetKvmKicksMetricAttributeKey = "vm.name"
+	VnetKvmKicksMetricAttributeKeyProcessPid    VnetKvmKicksMetricAttributeKey = "process.pid"
+	VnetKvmKicksMetricAttributeKeyVnetKvmSource VnetKvmKicksMetricAttributeKey = "vnet.kvm.source"
+)
+
+// VnetKvmKicksMetricConfig provides config for the vnet.kvm.kicks metric.
+type VnetKvmKicksMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                           `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []VnetKvmKicksMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *VnetKvmKicksMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *VnetKvmKicksMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case VnetKvmKicksMetricAttributeKeyVMName, VnetKvmKicksMetricAttributeKeyProcessPid, VnetKvmKicksMetricAttributeKeyVnetKvmSource:
+		default:
+			return fmt.Errorf("metric vnet.kvm.kicks doesn't have an attribute %v, valid attributes: [vm.name, process.pid, vnet.kvm.source]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// VnetNapiBudgetExhaustedMetricAttributeKey specifies the key of an attribute for the vnet.napi.budget_exhausted metric.
+type VnetNapiBudgetExhaustedMetricAttributeKey string
+
+const (
+	VnetNapiBudgetExhaustedMetricAttributeKeyNetworkInterfaceName VnetNapiBudgetExhaustedMetricAttributeKey = "network.interface.name"
+	VnetNapiBudgetExhaustedMetricAttributeKeyVMName               VnetNapiBudgetExhaustedMetricAttributeKey = "vm.name"
+	VnetNapiBudgetExhaustedMetricAttributeKeyProcessPid           VnetNapiBudgetExhaustedMetricAttributeKey = "process.pid"
+)
+
+// VnetNapiBudgetExhaustedMetricConfig provides config for the vnet.napi.budget_exhausted metric.
+type VnetNapiBudgetExhaustedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []VnetNapiBudgetExhaustedMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *VnetNapiBudgetExhaustedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *VnetNapiBudgetExhaustedMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case VnetNapiBudgetExhaustedMetricAttributeKeyNetworkInterfaceName, VnetNapiBudgetExhaustedMetricAttributeKeyVMName, VnetNapiBudgetExhaustedMetricAttributeKeyProcessPid:
+		default:
+			return fmt.Errorf("metric vnet.napi.budget_exhausted doesn't have an attribute %v, valid attributes: [network.interface.name, vm.name, process.pid]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// VnetNapiPollsMetricAttributeKey specifies the key of an attribute for the vnet.napi.polls metric.
+type VnetNapiPollsMetricAttributeKey string
+
+const (
+	VnetNapiPollsMetricAttributeKeyNetworkInterfaceName VnetNapiPollsMetricAttributeKey = "network.interface.name"
+	VnetNapiPollsMetricAttributeKeyVMName               VnetNapiPollsMetricAttributeKey = "vm.name"
+	VnetNapiPollsMetricAttributeKeyProcessPid           VnetNapiPollsMetricAttributeKey = "process.pid"
+)
+
+// VnetNapiPollsMetricConfig provides config for the vnet.napi.polls metric.
+type VnetNapiPollsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                            `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []VnetNapiPollsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *VnetNapiPollsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *VnetNapiPollsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case VnetNapiPollsMetricAttributeKeyNetworkInterfaceName, VnetNapiPollsMetricAttributeKeyVMName, VnetNapiPollsMetricAttributeKeyProcessPid:
+		default:
+			return fmt.Errorf("metric vnet.napi.polls doesn't have an attribute %v, valid attributes: [network.interface.name, vm.name, process.pid]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// VnetNapiWorkMetricAttributeKey specifies the key of an attribute for the vnet.napi.work metric.
+type VnetNapiWorkMetricAttributeKey string
+
+const (
+	VnetNapiWorkMetricAttributeKeyNetworkInterfaceName VnetNapiWorkMetricAttributeKey = "network.interface.name"
+	VnetNapiWorkMetricAttributeKeyVMName               VnetNapiWorkMetricAttributeKey = "vm.name"
+	VnetNapiWorkMetricAttributeKeyProcessPid           VnetNapiWorkMetricAttributeKey = "process.pid"
+)
+
+// VnetNapiWorkMetricConfig provides config for the vnet.napi.work metric.
+type VnetNapiWorkMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                           `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []VnetNapiWorkMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *VnetNapiWorkMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *VnetNapiWorkMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case VnetNapiWorkMetricAttributeKeyNetworkInterfaceName, VnetNapiWorkMetricAttributeKeyVMName, VnetNapiWorkMetricAttributeKeyProcessPid:
+		default:
+			return fmt.Errorf("metric vnet.napi.work doesn't have an attribute %v, valid attributes: [network.interface.name, vm.name, process.pid]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// VnetPacketDropsMetricAttributeKey specifies the key of an attribute for the vnet.packet.drops metric.
+type VnetPacketDropsMetricAttributeKey string
+
+const (
+	VnetPacketDropsMetricAttributeKeyNetworkInterfaceName VnetPacketDropsMetricAttributeKey = "network.interface.name"
+	VnetPacketDropsMetricAttributeKeyVMName               VnetPacketDropsMetricAttributeKey = "vm.name"
+	VnetPacketDropsMetricAttributeKeyProcessPid           VnetPacketDropsMetricAttributeKey = "process.pid"
+	VnetPacketDropsMetricAttributeKeyVnetDropReason       VnetPacketDropsMetricAttributeKey = "vnet.drop.reason"
+)
+
+// VnetPacketDropsMetricConfig provides config for the vnet.packet.drops metric.
+type VnetPacketDropsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                              `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []VnetPacketDropsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *VnetPacketDropsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *VnetPacketDropsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case VnetPacketDropsMetricAttributeKeyNetworkInterfaceName, VnetPacketDropsMetricAttributeKeyVMName, VnetPacketDropsMetricAttributeKeyProcessPid, VnetPacketDropsMetricAttributeKeyVnetDropReason:
+		default:
+			return fmt.Errorf("metric vnet.packet.drops doesn't have an attribute %v, valid attributes: [network.interface.name, vm.name, process.pid, vnet.drop.reason]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // VnetSoftirqCountMetricAttributeKey specifies the key of an attribute for the vnet.softirq.count metric.
 type VnetSoftirqCountMetricAttributeKey string
 
@@ -59,11 +462,59 @@ func (ms *VnetSoftirqCountMetricConfig) Validate() error {
 
 // MetricsConfig provides config for vnet_host metrics.
 type MetricsConfig struct {
-	VnetSoftirqCount VnetSoftirqCountMetricConfig `mapstructure:"vnet.softirq.count"`
+	VnetInterfaceBytes      VnetInterfaceBytesMetricConfig      `mapstructure:"vnet.interface.bytes"`
+	VnetInterfacePackets    VnetInterfacePacketsMetricConfig    `mapstructure:"vnet.interface.packets"`
+	VnetKvmInterrupts       VnetKvmInterruptsMetricConfig       `mapstructure:"vnet.kvm.interrupts"`
+	VnetKvmKicks            VnetKvmKicksMetricConfig            `mapstructure:"vnet.kvm.kicks"`
+	VnetNapiBudgetExhausted VnetNapiBudgetExhaustedMetricConfig `mapstructure:"vnet.napi.budget_exhausted"`
+	VnetNapiPolls           VnetNapiPollsMetricConfig           `mapstructure:"vnet.napi.polls"`
+	VnetNapiWork            VnetNapiWorkMetricConfig            `mapstructure:"vnet.napi.work"`
+	VnetPacketDrops         VnetPacketDropsMetricConfig         `mapstructure:"vnet.packet.drops"`
+	VnetSoftirqCount        VnetSoftirqCountMetricConfig        `mapstructure:"vnet.softirq.count"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
 	return MetricsConfig{
+		VnetInterfaceBytes: VnetInterfaceBytesMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []VnetInterfaceBytesMetricAttributeKey{VnetInterfaceBytesMetricAttributeKeyNetworkInterfaceName, VnetInterfaceBytesMetricAttributeKeyVMName, VnetInterfaceBytesMetricAttributeKeyProcessPid, VnetInterfaceBytesMetricAttributeKeyNetworkIoDirection},
+		},
+		VnetInterfacePackets: VnetInterfacePacketsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []VnetInterfacePacketsMetricAttributeKey{VnetInterfacePacketsMetricAttributeKeyNetworkInterfaceName, VnetInterfacePacketsMetricAttributeKeyVMName, VnetInterfacePacketsMetricAttributeKeyProcessPid, VnetInterfacePacketsMetricAttributeKeyNetworkIoDirection},
+		},
+		VnetKvmInterrupts: VnetKvmInterruptsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []VnetKvmInterruptsMetricAttributeKey{VnetKvmInterruptsMetricAttributeKeyVMName, VnetKvmInterruptsMetricAttributeKeyProcessPid, VnetKvmInterruptsMetricAttributeKeyVnetKvmSource},
+		},
+		VnetKvmKicks: VnetKvmKicksMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []VnetKvmKicksMetricAttributeKey{VnetKvmKicksMetricAttributeKeyVMName, VnetKvmKicksMetricAttributeKeyProcessPid, VnetKvmKicksMetricAttributeKeyVnetKvmSource},
+		},
+		VnetNapiBudgetExhausted: VnetNapiBudgetExhaustedMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []VnetNapiBudgetExhaustedMetricAttributeKey{VnetNapiBudgetExhaustedMetricAttributeKeyNetworkInterfaceName, VnetNapiBudgetExhaustedMetricAttributeKeyVMName, VnetNapiBudgetExhaustedMetricAttributeKeyProcessPid},
+		},
+		VnetNapiPolls: VnetNapiPollsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []VnetNapiPollsMetricAttributeKey{VnetNapiPollsMetricAttributeKeyNetworkInterfaceName, VnetNapiPollsMetricAttributeKeyVMName, VnetNapiPollsMetricAttributeKeyProcessPid},
+		},
+		VnetNapiWork: VnetNapiWorkMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []VnetNapiWorkMetricAttributeKey{VnetNapiWorkMetricAttributeKeyNetworkInterfaceName, VnetNapiWorkMetricAttributeKeyVMName, VnetNapiWorkMetricAttributeKeyProcessPid},
+		},
+		VnetPacketDrops: VnetPacketDropsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []VnetPacketDropsMetricAttributeKey{VnetPacketDropsMetricAttributeKeyNetworkInterfaceName, VnetPacketDropsMetricAttributeKeyVMName, VnetPacketDropsMetricAttributeKeyProcessPid, VnetPacketDropsMetricAttributeKeyVnetDropReason},
+		},
 		VnetSoftirqCount: VnetSoftirqCountMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,

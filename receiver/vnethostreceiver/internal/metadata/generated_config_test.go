@@ -26,6 +26,46 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "all_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					VnetInterfaceBytes: VnetInterfaceBytesMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []VnetInterfaceBytesMetricAttributeKey{VnetInterfaceBytesMetricAttributeKeyNetworkInterfaceName, VnetInterfaceBytesMetricAttributeKeyVMName, VnetInterfaceBytesMetricAttributeKeyProcessPid, VnetInterfaceBytesMetricAttributeKeyNetworkIoDirection},
+					},
+					VnetInterfacePackets: VnetInterfacePacketsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []VnetInterfacePacketsMetricAttributeKey{VnetInterfacePacketsMetricAttributeKeyNetworkInterfaceName, VnetInterfacePacketsMetricAttributeKeyVMName, VnetInterfacePacketsMetricAttributeKeyProcessPid, VnetInterfacePacketsMetricAttributeKeyNetworkIoDirection},
+					},
+					VnetKvmInterrupts: VnetKvmInterruptsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []VnetKvmInterruptsMetricAttributeKey{VnetKvmInterruptsMetricAttributeKeyVMName, VnetKvmInterruptsMetricAttributeKeyProcessPid, VnetKvmInterruptsMetricAttributeKeyVnetKvmSource},
+					},
+					VnetKvmKicks: VnetKvmKicksMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []VnetKvmKicksMetricAttributeKey{VnetKvmKicksMetricAttributeKeyVMName, VnetKvmKicksMetricAttributeKeyProcessPid, VnetKvmKicksMetricAttributeKeyVnetKvmSource},
+					},
+					VnetNapiBudgetExhausted: VnetNapiBudgetExhaustedMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []VnetNapiBudgetExhaustedMetricAttributeKey{VnetNapiBudgetExhaustedMetricAttributeKeyNetworkInterfaceName, VnetNapiBudgetExhaustedMetricAttributeKeyVMName, VnetNapiBudgetExhaustedMetricAttributeKeyProcessPid},
+					},
+					VnetNapiPolls: VnetNapiPollsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []VnetNapiPollsMetricAttributeKey{VnetNapiPollsMetricAttributeKeyNetworkInterfaceName, VnetNapiPollsMetricAttributeKeyVMName, VnetNapiPollsMetricAttributeKeyProcessPid},
+					},
+					VnetNapiWork: VnetNapiWorkMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []VnetNapiWorkMetricAttributeKey{VnetNapiWorkMetricAttributeKeyNetworkInterfaceName, VnetNapiWorkMetricAttributeKeyVMName, VnetNapiWorkMetricAttributeKeyProcessPid},
+					},
+					VnetPacketDrops: VnetPacketDropsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []VnetPacketDropsMetricAttributeKey{VnetPacketDropsMetricAttributeKeyNetworkInterfaceName, VnetPacketDropsMetricAttributeKeyVMName, VnetPacketDropsMetricAttributeKeyProcessPid, VnetPacketDropsMetricAttributeKeyVnetDropReason},
+					},
 					VnetSoftirqCount: VnetSoftirqCountMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
@@ -38,6 +78,46 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "none_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					VnetInterfaceBytes: VnetInterfaceBytesMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []VnetInterfaceBytesMetricAttributeKey{VnetInterfaceBytesMetricAttributeKeyNetworkInterfaceName, VnetInterfaceBytesMetricAttributeKeyVMName, VnetInterfaceBytesMetricAttributeKeyProcessPid, VnetInterfaceBytesMetricAttributeKeyNetworkIoDirection},
+					},
+					VnetInterfacePackets: VnetInterfacePacketsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []VnetInterfacePacketsMetricAttributeKey{VnetInterfacePacketsMetricAttributeKeyNetworkInterfaceName, VnetInterfacePacketsMetricAttributeKeyVMName, VnetInterfacePacketsMetricAttributeKeyProcessPid, VnetInterfacePacketsMetricAttributeKeyNetworkIoDirection},
+					},
+					VnetKvmInterrupts: VnetKvmInterruptsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []VnetKvmInterruptsMetricAttributeKey{VnetKvmInterruptsMetricAttributeKeyVMName, VnetKvmInterruptsMetricAttributeKeyProcessPid, VnetKvmInterruptsMetricAttributeKeyVnetKvmSource},
+					},
+					VnetKvmKicks: VnetKvmKicksMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []VnetKvmKicksMetricAttributeKey{VnetKvmKicksMetricAttributeKeyVMName, VnetKvmKicksMetricAttributeKeyProcessPid, VnetKvmKicksMetricAttributeKeyVnetKvmSource},
+					},
+					VnetNapiBudgetExhausted: VnetNapiBudgetExhaustedMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []VnetNapiBudgetExhaustedMetricAttributeKey{VnetNapiBudgetExhaustedMetricAttributeKeyNetworkInterfaceName, VnetNapiBudgetExhaustedMetricAttributeKeyVMName, VnetNapiBudgetExhaustedMetricAttributeKeyProcessPid},
+					},
+					VnetNapiPolls: VnetNapiPollsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []VnetNapiPollsMetricAttributeKey{VnetNapiPollsMetricAttributeKeyNetworkInterfaceName, VnetNapiPollsMetricAttributeKeyVMName, VnetNapiPollsMetricAttributeKeyProcessPid},
+					},
+					VnetNapiWork: VnetNapiWorkMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []VnetNapiWorkMetricAttributeKey{VnetNapiWorkMetricAttributeKeyNetworkInterfaceName, VnetNapiWorkMetricAttributeKeyVMName, VnetNapiWorkMetricAttributeKeyProcessPid},
+					},
+					VnetPacketDrops: VnetPacketDropsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []VnetPacketDropsMetricAttributeKey{VnetPacketDropsMetricAttributeKeyNetworkInterfaceName, VnetPacketDropsMetricAttributeKeyVMName, VnetPacketDropsMetricAttributeKeyProcessPid, VnetPacketDropsMetricAttributeKeyVnetDropReason},
+					},
 					VnetSoftirqCount: VnetSoftirqCountMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
@@ -50,11 +130,107 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(VnetSoftirqCountMetricConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(VnetInterfaceBytesMetricConfig{}, VnetInterfacePacketsMetricConfig{}, VnetKvmInterruptsMetricConfig{}, VnetKvmKicksMetricConfig{}, VnetNapiBudgetExhaustedMetricConfig{}, VnetNapiPollsMetricConfig{}, VnetNapiWorkMetricConfig{}, VnetPacketDropsMetricConfig{}, VnetSoftirqCountMetricConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
 }
+func TestVnetInterfaceBytesMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().VnetInterfaceBytes
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []VnetInterfaceBytesMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric vnet.interface.bytes doesn't have an attribute invalid, valid attributes: [network.interface.name, vm.name, process.pid, network.io.direction]")
+
+	cfg = DefaultMetricsConfig().VnetInterfaceBytes
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestVnetInterfacePacketsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().VnetInterfacePackets
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []VnetInterfacePacketsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric vnet.interface.packets doesn't have an attribute invalid, valid attributes: [network.interface.name, vm.name, process.pid, network.io.direction]")
+
+	cfg = DefaultMetricsConfig().VnetInterfacePackets
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestVnetKvmInterruptsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().VnetKvmInterrupts
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []VnetKvmInterruptsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric vnet.kvm.interrupts doesn't have an attribute invalid, valid attributes: [vm.name, process.pid, vnet.kvm.source]")
+
+	cfg = DefaultMetricsConfig().VnetKvmInterrupts
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestVnetKvmKicksMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().VnetKvmKicks
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []VnetKvmKicksMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric vnet.kvm.kicks doesn't have an attribute invalid, valid attributes: [vm.name, process.pid, vnet.kvm.source]")
+
+	cfg = DefaultMetricsConfig().VnetKvmKicks
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestVnetNapiBudgetExhaustedMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().VnetNapiBudgetExhausted
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []VnetNapiBudgetExhaustedMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric vnet.napi.budget_exhausted doesn't have an attribute invalid, valid attributes: [network.interface.name, vm.name, process.pid]")
+
+	cfg = DefaultMetricsConfig().VnetNapiBudgetExhausted
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestVnetNapiPollsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().VnetNapiPolls
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []VnetNapiPollsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric vnet.napi.polls doesn't have an attribute invalid, valid attributes: [network.interface.name, vm.name, process.pid]")
+
+	cfg = DefaultMetricsConfig().VnetNapiPolls
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestVnetNapiWorkMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().VnetNapiWork
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []VnetNapiWorkMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric vnet.napi.work doesn't have an attribute invalid, valid attributes: [network.interface.name, vm.name, process.pid]")
+
+	cfg = DefaultMetricsConfig().VnetNapiWork
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestVnetPacketDropsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().VnetPacketDrops
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []VnetPacketDropsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric vnet.packet.drops doesn't have an attribute invalid, valid attributes: [network.interface.name, vm.name, process.pid, vnet.drop.reason]")
+
+	cfg = DefaultMetricsConfig().VnetPacketDrops
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestVnetSoftirqCountMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().VnetSoftirqCount
 	require.NoError(t, cfg.Validate())

@@ -18,7 +18,103 @@ const (
 	AggregationStrategyMax = "max"
 )
 
+// AttributeNetworkIoDirection specifies the value network.io.direction attribute.
+type AttributeNetworkIoDirection int
+
+const (
+	_ AttributeNetworkIoDirection = iota
+	AttributeNetworkIoDirectionTransmit
+	AttributeNetworkIoDirectionReceive
+)
+
+// String returns the string representation of the AttributeNetworkIoDirection.
+func (av AttributeNetworkIoDirection) String() string {
+	switch av {
+	case AttributeNetworkIoDirectionTransmit:
+		return "transmit"
+	case AttributeNetworkIoDirectionReceive:
+		return "receive"
+	}
+	return ""
+}
+
+// MapAttributeNetworkIoDirection is a helper map of string to AttributeNetworkIoDirection attribute value.
+var MapAttributeNetworkIoDirection = map[string]AttributeNetworkIoDirection{
+	"transmit": AttributeNetworkIoDirectionTransmit,
+	"receive":  AttributeNetworkIoDirectionReceive,
+}
+
+// AttributeVnetKvmSource specifies the value vnet.kvm.source attribute.
+type AttributeVnetKvmSource int
+
+const (
+	_ AttributeVnetKvmSource = iota
+	AttributeVnetKvmSourceMsi
+	AttributeVnetKvmSourceGsi
+	AttributeVnetKvmSourceFastMmio
+	AttributeVnetKvmSourceMmio
+	AttributeVnetKvmSourcePio
+)
+
+// String returns the string representation of the AttributeVnetKvmSource.
+func (av AttributeVnetKvmSource) String() string {
+	switch av {
+	case AttributeVnetKvmSourceMsi:
+		return "msi"
+	case AttributeVnetKvmSourceGsi:
+		return "gsi"
+	case AttributeVnetKvmSourceFastMmio:
+		return "fast_mmio"
+	case AttributeVnetKvmSourceMmio:
+		return "mmio"
+	case AttributeVnetKvmSourcePio:
+		return "pio"
+	}
+	return ""
+}
+
+// MapAttributeVnetKvmSource is a helper map of string to AttributeVnetKvmSource attribute value.
+var MapAttributeVnetKvmSource = map[string]AttributeVnetKvmSource{
+	"msi":       AttributeVnetKvmSourceMsi,
+	"gsi":       AttributeVnetKvmSourceGsi,
+	"fast_mmio": AttributeVnetKvmSourceFastMmio,
+	"mmio":      AttributeVnetKvmSourceMmio,
+	"pio":       AttributeVnetKvmSourcePio,
+}
+
 var MetricsInfo = metricsInfo{
+	VnetInterfaceBytes: metricInfo{
+		Name:       "vnet.interface.bytes",
+		Attributes: []string{"network.interface.name", "vm.name", "process.pid", "network.io.direction"},
+	},
+	VnetInterfacePackets: metricInfo{
+		Name:       "vnet.interface.packets",
+		Attributes: []string{"network.interface.name", "vm.name", "process.pid", "network.io.direction"},
+	},
+	VnetKvmInterrupts: metricInfo{
+		Name:       "vnet.kvm.interrupts",
+		Attributes: []string{"vm.name", "process.pid", "vnet.kvm.source"},
+	},
+	VnetKvmKicks: metricInfo{
+		Name:       "vnet.kvm.kicks",
+		Attributes: []string{"vm.name", "process.pid", "vnet.kvm.source"},
+	},
+	VnetNapiBudgetExhausted: metricInfo{
+		Name:       "vnet.napi.budget_exhausted",
+		Attributes: []string{"network.interface.name", "vm.name", "process.pid"},
+	},
+	VnetNapiPolls: metricInfo{
+		Name:       "vnet.napi.polls",
+		Attributes: []string{"network.interface.name", "vm.name", "process.pid"},
+	},
+	VnetNapiWork: metricInfo{
+		Name:       "vnet.napi.work",
+		Attributes: []string{"network.interface.name", "vm.name", "process.pid"},
+	},
+	VnetPacketDrops: metricInfo{
+		Name:       "vnet.packet.drops",
+		Attributes: []string{"network.interface.name", "vm.name", "process.pid", "vnet.drop.reason"},
+	},
 	VnetSoftirqCount: metricInfo{
 		Name:       "vnet.softirq.count",
 		Attributes: []string{"cpu.logical_number", "vnet.softirq.vector"},
@@ -26,12 +122,805 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
-	VnetSoftirqCount metricInfo
+	VnetInterfaceBytes      metricInfo
+	VnetInterfacePackets    metricInfo
+	VnetKvmInterrupts       metricInfo
+	VnetKvmKicks            metricInfo
+	VnetNapiBudgetExhausted metricInfo
+	VnetNapiPolls           metricInfo
+	VnetNapiWork            metricInfo
+	VnetPacketDrops         metricInfo
+	VnetSoftirqCount        metricInfo
 }
 
 type metricInfo struct {
 	Name       string
 	Attributes []string
+}
+
+type metricVnetInterfaceBytes struct {
+	data          pmetric.Metric                 // data buffer for generated metric.
+	config        VnetInterfaceBytesMetricConfig // metric config provided by user.
+	capacity      int                            // max observed number of data points added to the metric.
+	aggDataPoints []int64                        // slice containing number of aggregated datapoints at each index
+}
+
+// init fills vnet.interface.bytes metric with initial data.
+func (m *metricVnetInterfaceBytes) init() {
+	m.data.SetName("vnet.interface.bytes")
+	m.data.SetDescription("Bytes a VM-facing device accepted, per direction.")
+	m.data.SetUnit("By")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricVnetInterfaceBytes) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64, networkIoDirectionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, VnetInterfaceBytesMetricAttributeKeyNetworkInterfaceName) {
+		dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetInterfaceBytesMetricAttributeKeyVMName) {
+		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetInterfaceBytesMetricAttributeKeyProcessPid) {
+		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetInterfaceBytesMetricAttributeKeyNetworkIoDirection) {
+		dp.Attributes().PutStr("network.io.direction", networkIoDirectionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricVnetInterfaceBytes) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricVnetInterfaceBytes) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricVnetInterfaceBytes(cfg VnetInterfaceBytesMetricConfig) metricVnetInterfaceBytes {
+	m := metricVnetInterfaceBytes{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricVnetInterfacePackets struct {
+	data          pmetric.Metric                   // data buffer for generated metric.
+	config        VnetInterfacePacketsMetricConfig // metric config provided by user.
+	capacity      int                              // max observed number of data points added to the metric.
+	aggDataPoints []int64                          // slice containing number of aggregated datapoints at each index
+}
+
+// init fills vnet.interface.packets metric with initial data.
+func (m *metricVnetInterfacePackets) init() {
+	m.data.SetName("vnet.interface.packets")
+	m.data.SetDescription("Packets a VM-facing device accepted, per direction. A packet dropped inside the device's xmit (e.g. FULL_RING) counts only in vnet.packet.drops, so packets + drops is the offered load.")
+	m.data.SetUnit("{packet}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricVnetInterfacePackets) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64, networkIoDirectionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, VnetInterfacePacketsMetricAttributeKeyNetworkInterfaceName) {
+		dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetInterfacePacketsMetricAttributeKeyVMName) {
+		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetInterfacePacketsMetricAttributeKeyProcessPid) {
+		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetInterfacePacketsMetricAttributeKeyNetworkIoDirection) {
+		dp.Attributes().PutStr("network.io.direction", networkIoDirectionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricVnetInterfacePackets) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricVnetInterfacePackets) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricVnetInterfacePackets(cfg VnetInterfacePacketsMetricConfig) metricVnetInterfacePackets {
+	m := metricVnetInterfacePackets{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricVnetKvmInterrupts struct {
+	data          pmetric.Metric                // data buffer for generated metric.
+	config        VnetKvmInterruptsMetricConfig // metric config provided by user.
+	capacity      int                           // max observed number of data points added to the metric.
+	aggDataPoints []int64                       // slice containing number of aggregated datapoints at each index
+}
+
+// init fills vnet.kvm.interrupts metric with initial data.
+func (m *metricVnetKvmInterrupts) init() {
+	m.data.SetName("vnet.kvm.interrupts")
+	m.data.SetDescription("Interrupts KVM injected into the VM (kvm_msi_set_irq, and kvm_set_irq assertions).")
+	m.data.SetUnit("{interrupt}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricVnetKvmInterrupts) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, vmNameAttributeValue string, processPidAttributeValue int64, vnetKvmSourceAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, VnetKvmInterruptsMetricAttributeKeyVMName) {
+		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetKvmInterruptsMetricAttributeKeyProcessPid) {
+		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetKvmInterruptsMetricAttributeKeyVnetKvmSource) {
+		dp.Attributes().PutStr("vnet.kvm.source", vnetKvmSourceAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricVnetKvmInterrupts) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricVnetKvmInterrupts) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricVnetKvmInterrupts(cfg VnetKvmInterruptsMetricConfig) metricVnetKvmInterrupts {
+	m := metricVnetKvmInterrupts{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricVnetKvmKicks struct {
+	data          pmetric.Metric           // data buffer for generated metric.
+	config        VnetKvmKicksMetricConfig // metric config provided by user.
+	capacity      int                      // max observed number of data points added to the metric.
+	aggDataPoints []int64                  // slice containing number of aggregated datapoints at each index
+}
+
+// init fills vnet.kvm.kicks metric with initial data.
+func (m *metricVnetKvmKicks) init() {
+	m.data.SetName("vnet.kvm.kicks")
+	m.data.SetDescription("Guest notifications (virtqueue kicks) seen by KVM in the VM's vCPU threads (kvm_fast_mmio, kvm_mmio writes, kvm_pio writes).")
+	m.data.SetUnit("{kick}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricVnetKvmKicks) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, vmNameAttributeValue string, processPidAttributeValue int64, vnetKvmSourceAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, VnetKvmKicksMetricAttributeKeyVMName) {
+		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetKvmKicksMetricAttributeKeyProcessPid) {
+		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetKvmKicksMetricAttributeKeyVnetKvmSource) {
+		dp.Attributes().PutStr("vnet.kvm.source", vnetKvmSourceAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricVnetKvmKicks) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricVnetKvmKicks) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricVnetKvmKicks(cfg VnetKvmKicksMetricConfig) metricVnetKvmKicks {
+	m := metricVnetKvmKicks{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricVnetNapiBudgetExhausted struct {
+	data          pmetric.Metric                      // data buffer for generated metric.
+	config        VnetNapiBudgetExhaustedMetricConfig // metric config provided by user.
+	capacity      int                                 // max observed number of data points added to the metric.
+	aggDataPoints []int64                             // slice containing number of aggregated datapoints at each index
+}
+
+// init fills vnet.napi.budget_exhausted metric with initial data.
+func (m *metricVnetNapiBudgetExhausted) init() {
+	m.data.SetName("vnet.napi.budget_exhausted")
+	m.data.SetDescription("NAPI polls that used their whole budget (the device had more work than one poll may do).")
+	m.data.SetUnit("{poll}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricVnetNapiBudgetExhausted) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, VnetNapiBudgetExhaustedMetricAttributeKeyNetworkInterfaceName) {
+		dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetNapiBudgetExhaustedMetricAttributeKeyVMName) {
+		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetNapiBudgetExhaustedMetricAttributeKeyProcessPid) {
+		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricVnetNapiBudgetExhausted) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricVnetNapiBudgetExhausted) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricVnetNapiBudgetExhausted(cfg VnetNapiBudgetExhaustedMetricConfig) metricVnetNapiBudgetExhausted {
+	m := metricVnetNapiBudgetExhausted{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricVnetNapiPolls struct {
+	data          pmetric.Metric            // data buffer for generated metric.
+	config        VnetNapiPollsMetricConfig // metric config provided by user.
+	capacity      int                       // max observed number of data points added to the metric.
+	aggDataPoints []int64                   // slice containing number of aggregated datapoints at each index
+}
+
+// init fills vnet.napi.polls metric with initial data.
+func (m *metricVnetNapiPolls) init() {
+	m.data.SetName("vnet.napi.polls")
+	m.data.SetDescription("NAPI polls per device (napi:napi_poll).")
+	m.data.SetUnit("{poll}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricVnetNapiPolls) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, VnetNapiPollsMetricAttributeKeyNetworkInterfaceName) {
+		dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetNapiPollsMetricAttributeKeyVMName) {
+		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetNapiPollsMetricAttributeKeyProcessPid) {
+		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricVnetNapiPolls) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricVnetNapiPolls) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricVnetNapiPolls(cfg VnetNapiPollsMetricConfig) metricVnetNapiPolls {
+	m := metricVnetNapiPolls{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricVnetNapiWork struct {
+	data          pmetric.Metric           // data buffer for generated metric.
+	config        VnetNapiWorkMetricConfig // metric config provided by user.
+	capacity      int                      // max observed number of data points added to the metric.
+	aggDataPoints []int64                  // slice containing number of aggregated datapoints at each index
+}
+
+// init fills vnet.napi.work metric with initial data.
+func (m *metricVnetNapiWork) init() {
+	m.data.SetName("vnet.napi.work")
+	m.data.SetDescription("Packets processed by NAPI polls per device.")
+	m.data.SetUnit("{packet}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricVnetNapiWork) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, VnetNapiWorkMetricAttributeKeyNetworkInterfaceName) {
+		dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetNapiWorkMetricAttributeKeyVMName) {
+		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetNapiWorkMetricAttributeKeyProcessPid) {
+		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricVnetNapiWork) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricVnetNapiWork) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricVnetNapiWork(cfg VnetNapiWorkMetricConfig) metricVnetNapiWork {
+	m := metricVnetNapiWork{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricVnetPacketDrops struct {
+	data          pmetric.Metric              // data buffer for generated metric.
+	config        VnetPacketDropsMetricConfig // metric config provided by user.
+	capacity      int                         // max observed number of data points added to the metric.
+	aggDataPoints []int64                     // slice containing number of aggregated datapoints at each index
+}
+
+// init fills vnet.packet.drops metric with initial data.
+func (m *metricVnetPacketDrops) init() {
+	m.data.SetName("vnet.packet.drops")
+	m.data.SetDescription("Packets the kernel freed with a drop reason (skb:kfree_skb), per device and reason.")
+	m.data.SetUnit("{packet}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricVnetPacketDrops) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64, vnetDropReasonAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, VnetPacketDropsMetricAttributeKeyNetworkInterfaceName) {
+		dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetPacketDropsMetricAttributeKeyVMName) {
+		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetPacketDropsMetricAttributeKeyProcessPid) {
+		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, VnetPacketDropsMetricAttributeKeyVnetDropReason) {
+		dp.Attributes().PutStr("vnet.drop.reason", vnetDropReasonAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricVnetPacketDrops) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricVnetPacketDrops) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricVnetPacketDrops(cfg VnetPacketDropsMetricConfig) metricVnetPacketDrops {
+	m := metricVnetPacketDrops{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
 }
 
 type metricVnetSoftirqCount struct {
@@ -131,12 +1020,20 @@ func newMetricVnetSoftirqCount(cfg VnetSoftirqCountMetricConfig) metricVnetSofti
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
-	config                 MetricsBuilderConfig // config of the metrics builder.
-	startTime              pcommon.Timestamp    // start time that will be applied to all recorded data points.
-	metricsCapacity        int                  // maximum observed number of metrics per resource.
-	metricsBuffer          pmetric.Metrics      // accumulates metrics data before emitting.
-	buildInfo              component.BuildInfo  // contains version information.
-	metricVnetSoftirqCount metricVnetSoftirqCount
+	config                        MetricsBuilderConfig // config of the metrics builder.
+	startTime                     pcommon.Timestamp    // start time that will be applied to all recorded data points.
+	metricsCapacity               int                  // maximum observed number of metrics per resource.
+	metricsBuffer                 pmetric.Metrics      // accumulates metrics data before emitting.
+	buildInfo                     component.BuildInfo  // contains version information.
+	metricVnetInterfaceBytes      metricVnetInterfaceBytes
+	metricVnetInterfacePackets    metricVnetInterfacePackets
+	metricVnetKvmInterrupts       metricVnetKvmInterrupts
+	metricVnetKvmKicks            metricVnetKvmKicks
+	metricVnetNapiBudgetExhausted metricVnetNapiBudgetExhausted
+	metricVnetNapiPolls           metricVnetNapiPolls
+	metricVnetNapiWork            metricVnetNapiWork
+	metricVnetPacketDrops         metricVnetPacketDrops
+	metricVnetSoftirqCount        metricVnetSoftirqCount
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -158,11 +1055,19 @@ func WithStartTime(startTime pcommon.Timestamp) MetricBuilderOption {
 }
 func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, options ...MetricBuilderOption) *MetricsBuilder {
 	mb := &MetricsBuilder{
-		config:                 mbc,
-		startTime:              pcommon.NewTimestampFromTime(time.Now()),
-		metricsBuffer:          pmetric.NewMetrics(),
-		buildInfo:              settings.BuildInfo,
-		metricVnetSoftirqCount: newMetricVnetSoftirqCount(mbc.Metrics.VnetSoftirqCount),
+		config:                        mbc,
+		startTime:                     pcommon.NewTimestampFromTime(time.Now()),
+		metricsBuffer:                 pmetric.NewMetrics(),
+		buildInfo:                     settings.BuildInfo,
+		metricVnetInterfaceBytes:      newMetricVnetInterfaceBytes(mbc.Metrics.VnetInterfaceBytes),
+		metricVnetInterfacePackets:    newMetricVnetInterfacePackets(mbc.Metrics.VnetInterfacePackets),
+		metricVnetKvmInterrupts:       newMetricVnetKvmInterrupts(mbc.Metrics.VnetKvmInterrupts),
+		metricVnetKvmKicks:            newMetricVnetKvmKicks(mbc.Metrics.VnetKvmKicks),
+		metricVnetNapiBudgetExhausted: newMetricVnetNapiBudgetExhausted(mbc.Metrics.VnetNapiBudgetExhausted),
+		metricVnetNapiPolls:           newMetricVnetNapiPolls(mbc.Metrics.VnetNapiPolls),
+		metricVnetNapiWork:            newMetricVnetNapiWork(mbc.Metrics.VnetNapiWork),
+		metricVnetPacketDrops:         newMetricVnetPacketDrops(mbc.Metrics.VnetPacketDrops),
+		metricVnetSoftirqCount:        newMetricVnetSoftirqCount(mbc.Metrics.VnetSoftirqCount),
 	}
 
 	for _, op := range options {
@@ -228,6 +1133,14 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
+	mb.metricVnetInterfaceBytes.emit(ils.Metrics())
+	mb.metricVnetInterfacePackets.emit(ils.Metrics())
+	mb.metricVnetKvmInterrupts.emit(ils.Metrics())
+	mb.metricVnetKvmKicks.emit(ils.Metrics())
+	mb.metricVnetNapiBudgetExhausted.emit(ils.Metrics())
+	mb.metricVnetNapiPolls.emit(ils.Metrics())
+	mb.metricVnetNapiWork.emit(ils.Metrics())
+	mb.metricVnetPacketDrops.emit(ils.Metrics())
 	mb.metricVnetSoftirqCount.emit(ils.Metrics())
 
 	for _, op := range options {
@@ -248,6 +1161,46 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 	metrics := mb.metricsBuffer
 	mb.metricsBuffer = pmetric.NewMetrics()
 	return metrics
+}
+
+// RecordVnetInterfaceBytesDataPoint adds a data point to vnet.interface.bytes metric.
+func (mb *MetricsBuilder) RecordVnetInterfaceBytesDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64, networkIoDirectionAttributeValue AttributeNetworkIoDirection) {
+	mb.metricVnetInterfaceBytes.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, vmNameAttributeValue, processPidAttributeValue, networkIoDirectionAttributeValue.String())
+}
+
+// RecordVnetInterfacePacketsDataPoint adds a data point to vnet.interface.packets metric.
+func (mb *MetricsBuilder) RecordVnetInterfacePacketsDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64, networkIoDirectionAttributeValue AttributeNetworkIoDirection) {
+	mb.metricVnetInterfacePackets.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, vmNameAttributeValue, processPidAttributeValue, networkIoDirectionAttributeValue.String())
+}
+
+// RecordVnetKvmInterruptsDataPoint adds a data point to vnet.kvm.interrupts metric.
+func (mb *MetricsBuilder) RecordVnetKvmInterruptsDataPoint(ts pcommon.Timestamp, val int64, vmNameAttributeValue string, processPidAttributeValue int64, vnetKvmSourceAttributeValue AttributeVnetKvmSource) {
+	mb.metricVnetKvmInterrupts.recordDataPoint(mb.startTime, ts, val, vmNameAttributeValue, processPidAttributeValue, vnetKvmSourceAttributeValue.String())
+}
+
+// RecordVnetKvmKicksDataPoint adds a data point to vnet.kvm.kicks metric.
+func (mb *MetricsBuilder) RecordVnetKvmKicksDataPoint(ts pcommon.Timestamp, val int64, vmNameAttributeValue string, processPidAttributeValue int64, vnetKvmSourceAttributeValue AttributeVnetKvmSource) {
+	mb.metricVnetKvmKicks.recordDataPoint(mb.startTime, ts, val, vmNameAttributeValue, processPidAttributeValue, vnetKvmSourceAttributeValue.String())
+}
+
+// RecordVnetNapiBudgetExhaustedDataPoint adds a data point to vnet.napi.budget_exhausted metric.
+func (mb *MetricsBuilder) RecordVnetNapiBudgetExhaustedDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64) {
+	mb.metricVnetNapiBudgetExhausted.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, vmNameAttributeValue, processPidAttributeValue)
+}
+
+// RecordVnetNapiPollsDataPoint adds a data point to vnet.napi.polls metric.
+func (mb *MetricsBuilder) RecordVnetNapiPollsDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64) {
+	mb.metricVnetNapiPolls.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, vmNameAttributeValue, processPidAttributeValue)
+}
+
+// RecordVnetNapiWorkDataPoint adds a data point to vnet.napi.work metric.
+func (mb *MetricsBuilder) RecordVnetNapiWorkDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64) {
+	mb.metricVnetNapiWork.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, vmNameAttributeValue, processPidAttributeValue)
+}
+
+// RecordVnetPacketDropsDataPoint adds a data point to vnet.packet.drops metric.
+func (mb *MetricsBuilder) RecordVnetPacketDropsDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64, vnetDropReasonAttributeValue string) {
+	mb.metricVnetPacketDrops.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, vmNameAttributeValue, processPidAttributeValue, vnetDropReasonAttributeValue)
 }
 
 // RecordVnetSoftirqCountDataPoint adds a data point to vnet.softirq.count metric.

@@ -58,6 +58,14 @@ func TestMetricsBuilder(t *testing.T) {
 			settings.Logger = zap.New(observedZapCore)
 			mb := NewMetricsBuilder(loadMetricsBuilderConfig(t, tt.name), settings, WithStartTime(start))
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
+			aggMap["vnet.interface.bytes"] = mb.metricVnetInterfaceBytes.config.AggregationStrategy
+			aggMap["vnet.interface.packets"] = mb.metricVnetInterfacePackets.config.AggregationStrategy
+			aggMap["vnet.kvm.interrupts"] = mb.metricVnetKvmInterrupts.config.AggregationStrategy
+			aggMap["vnet.kvm.kicks"] = mb.metricVnetKvmKicks.config.AggregationStrategy
+			aggMap["vnet.napi.budget_exhausted"] = mb.metricVnetNapiBudgetExhausted.config.AggregationStrategy
+			aggMap["vnet.napi.polls"] = mb.metricVnetNapiPolls.config.AggregationStrategy
+			aggMap["vnet.napi.work"] = mb.metricVnetNapiWork.config.AggregationStrategy
+			aggMap["vnet.packet.drops"] = mb.metricVnetPacketDrops.config.AggregationStrategy
 			aggMap["vnet.softirq.count"] = mb.metricVnetSoftirqCount.config.AggregationStrategy
 
 			expectedWarnings := 0
@@ -69,6 +77,54 @@ func TestMetricsBuilder(t *testing.T) {
 			allMetricsCount := 0
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordVnetInterfaceBytesDataPoint(ts, 1, "network.interface.name-val", "vm.name-val", 11, AttributeNetworkIoDirectionTransmit)
+			if tt.name == "reaggregate_set" {
+				mb.RecordVnetInterfaceBytesDataPoint(ts, 3, "network.interface.name-val-2", "vm.name-val-2", 12, AttributeNetworkIoDirectionReceive)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordVnetInterfacePacketsDataPoint(ts, 1, "network.interface.name-val", "vm.name-val", 11, AttributeNetworkIoDirectionTransmit)
+			if tt.name == "reaggregate_set" {
+				mb.RecordVnetInterfacePacketsDataPoint(ts, 3, "network.interface.name-val-2", "vm.name-val-2", 12, AttributeNetworkIoDirectionReceive)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordVnetKvmInterruptsDataPoint(ts, 1, "vm.name-val", 11, AttributeVnetKvmSourceMsi)
+			if tt.name == "reaggregate_set" {
+				mb.RecordVnetKvmInterruptsDataPoint(ts, 3, "vm.name-val-2", 12, AttributeVnetKvmSourceGsi)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordVnetKvmKicksDataPoint(ts, 1, "vm.name-val", 11, AttributeVnetKvmSourceMsi)
+			if tt.name == "reaggregate_set" {
+				mb.RecordVnetKvmKicksDataPoint(ts, 3, "vm.name-val-2", 12, AttributeVnetKvmSourceGsi)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordVnetNapiBudgetExhaustedDataPoint(ts, 1, "network.interface.name-val", "vm.name-val", 11)
+			if tt.name == "reaggregate_set" {
+				mb.RecordVnetNapiBudgetExhaustedDataPoint(ts, 3, "network.interface.name-val-2", "vm.name-val-2", 12)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordVnetNapiPollsDataPoint(ts, 1, "network.interface.name-val", "vm.name-val", 11)
+			if tt.name == "reaggregate_set" {
+				mb.RecordVnetNapiPollsDataPoint(ts, 3, "network.interface.name-val-2", "vm.name-val-2", 12)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordVnetNapiWorkDataPoint(ts, 1, "network.interface.name-val", "vm.name-val", 11)
+			if tt.name == "reaggregate_set" {
+				mb.RecordVnetNapiWorkDataPoint(ts, 3, "network.interface.name-val-2", "vm.name-val-2", 12)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordVnetPacketDropsDataPoint(ts, 1, "network.interface.name-val", "vm.name-val", 11, "vnet.drop.reason-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordVnetPacketDropsDataPoint(ts, 3, "network.interface.name-val-2", "vm.name-val-2", 12, "vnet.drop.reason-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordVnetSoftirqCountDataPoint(ts, 1, 18, "vnet.softirq.vector-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordVnetSoftirqCountDataPoint(ts, 3, 19, "vnet.softirq.vector-val-2")
@@ -77,6 +133,14 @@ func TestMetricsBuilder(t *testing.T) {
 			res := pcommon.NewResource()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
+				assert.Empty(t, mb.metricVnetInterfaceBytes.aggDataPoints)
+				assert.Empty(t, mb.metricVnetInterfacePackets.aggDataPoints)
+				assert.Empty(t, mb.metricVnetKvmInterrupts.aggDataPoints)
+				assert.Empty(t, mb.metricVnetKvmKicks.aggDataPoints)
+				assert.Empty(t, mb.metricVnetNapiBudgetExhausted.aggDataPoints)
+				assert.Empty(t, mb.metricVnetNapiPolls.aggDataPoints)
+				assert.Empty(t, mb.metricVnetNapiWork.aggDataPoints)
+				assert.Empty(t, mb.metricVnetPacketDrops.aggDataPoints)
 				assert.Empty(t, mb.metricVnetSoftirqCount.aggDataPoints)
 			}
 
@@ -105,6 +169,453 @@ func TestMetricsBuilder(t *testing.T) {
 			validatedMetrics := make(map[string]bool)
 			for _, mi := range allMetricsList {
 				switch mi.Name() {
+				case "vnet.interface.bytes":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["vnet.interface.bytes"], "Found a duplicate in the metrics slice: vnet.interface.bytes")
+						validatedMetrics["vnet.interface.bytes"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Bytes a VM-facing device accepted, per direction.", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						networkInterfaceNameAttrVal, ok := dp.Attributes().Get("network.interface.name")
+						assert.True(t, ok)
+						assert.Equal(t, "network.interface.name-val", networkInterfaceNameAttrVal.Str())
+						vmNameAttrVal, ok := dp.Attributes().Get("vm.name")
+						assert.True(t, ok)
+						assert.Equal(t, "vm.name-val", vmNameAttrVal.Str())
+						processPidAttrVal, ok := dp.Attributes().Get("process.pid")
+						assert.True(t, ok)
+						assert.EqualValues(t, 11, processPidAttrVal.Int())
+						networkIoDirectionAttrVal, ok := dp.Attributes().Get("network.io.direction")
+						assert.True(t, ok)
+						assert.Equal(t, "transmit", networkIoDirectionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["vnet.interface.bytes"], "Found a duplicate in the metrics slice: vnet.interface.bytes")
+						validatedMetrics["vnet.interface.bytes"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Bytes a VM-facing device accepted, per direction.", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["vnet.interface.bytes"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("network.interface.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("vm.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("process.pid")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("network.io.direction")
+						assert.False(t, ok)
+					}
+				case "vnet.interface.packets":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["vnet.interface.packets"], "Found a duplicate in the metrics slice: vnet.interface.packets")
+						validatedMetrics["vnet.interface.packets"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Packets a VM-facing device accepted, per direction. A packet dropped inside the device's xmit (e.g. FULL_RING) counts only in vnet.packet.drops, so packets + drops is the offered load.", mi.Description())
+						assert.Equal(t, "{packet}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						networkInterfaceNameAttrVal, ok := dp.Attributes().Get("network.interface.name")
+						assert.True(t, ok)
+						assert.Equal(t, "network.interface.name-val", networkInterfaceNameAttrVal.Str())
+						vmNameAttrVal, ok := dp.Attributes().Get("vm.name")
+						assert.True(t, ok)
+						assert.Equal(t, "vm.name-val", vmNameAttrVal.Str())
+						processPidAttrVal, ok := dp.Attributes().Get("process.pid")
+						assert.True(t, ok)
+						assert.EqualValues(t, 11, processPidAttrVal.Int())
+						networkIoDirectionAttrVal, ok := dp.Attributes().Get("network.io.direction")
+						assert.True(t, ok)
+						assert.Equal(t, "transmit", networkIoDirectionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["vnet.interface.packets"], "Found a duplicate in the metrics slice: vnet.interface.packets")
+						validatedMetrics["vnet.interface.packets"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Packets a VM-facing device accepted, per direction. A packet dropped inside the device's xmit (e.g. FULL_RING) counts only in vnet.packet.drops, so packets + drops is the offered load.", mi.Description())
+						assert.Equal(t, "{packet}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["vnet.interface.packets"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("network.interface.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("vm.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("process.pid")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("network.io.direction")
+						assert.False(t, ok)
+					}
+				case "vnet.kvm.interrupts":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["vnet.kvm.interrupts"], "Found a duplicate in the metrics slice: vnet.kvm.interrupts")
+						validatedMetrics["vnet.kvm.interrupts"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Interrupts KVM injected into the VM (kvm_msi_set_irq, and kvm_set_irq assertions).", mi.Description())
+						assert.Equal(t, "{interrupt}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						vmNameAttrVal, ok := dp.Attributes().Get("vm.name")
+						assert.True(t, ok)
+						assert.Equal(t, "vm.name-val", vmNameAttrVal.Str())
+						processPidAttrVal, ok := dp.Attributes().Get("process.pid")
+						assert.True(t, ok)
+						assert.EqualValues(t, 11, processPidAttrVal.Int())
+						vnetKvmSourceAttrVal, ok := dp.Attributes().Get("vnet.kvm.source")
+						assert.True(t, ok)
+						assert.Equal(t, "msi", vnetKvmSourceAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["vnet.kvm.interrupts"], "Found a duplicate in the metrics slice: vnet.kvm.interrupts")
+						validatedMetrics["vnet.kvm.interrupts"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Interrupts KVM injected into the VM (kvm_msi_set_irq, and kvm_set_irq assertions).", mi.Description())
+						assert.Equal(t, "{interrupt}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["vnet.kvm.interrupts"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("vm.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("process.pid")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("vnet.kvm.source")
+						assert.False(t, ok)
+					}
+				case "vnet.kvm.kicks":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["vnet.kvm.kicks"], "Found a duplicate in the metrics slice: vnet.kvm.kicks")
+						validatedMetrics["vnet.kvm.kicks"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Guest notifications (virtqueue kicks) seen by KVM in the VM's vCPU threads (kvm_fast_mmio, kvm_mmio writes, kvm_pio writes).", mi.Description())
+						assert.Equal(t, "{kick}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						vmNameAttrVal, ok := dp.Attributes().Get("vm.name")
+						assert.True(t, ok)
+						assert.Equal(t, "vm.name-val", vmNameAttrVal.Str())
+						processPidAttrVal, ok := dp.Attributes().Get("process.pid")
+						assert.True(t, ok)
+						assert.EqualValues(t, 11, processPidAttrVal.Int())
+						vnetKvmSourceAttrVal, ok := dp.Attributes().Get("vnet.kvm.source")
+						assert.True(t, ok)
+						assert.Equal(t, "msi", vnetKvmSourceAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["vnet.kvm.kicks"], "Found a duplicate in the metrics slice: vnet.kvm.kicks")
+						validatedMetrics["vnet.kvm.kicks"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Guest notifications (virtqueue kicks) seen by KVM in the VM's vCPU threads (kvm_fast_mmio, kvm_mmio writes, kvm_pio writes).", mi.Description())
+						assert.Equal(t, "{kick}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["vnet.kvm.kicks"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("vm.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("process.pid")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("vnet.kvm.source")
+						assert.False(t, ok)
+					}
+				case "vnet.napi.budget_exhausted":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["vnet.napi.budget_exhausted"], "Found a duplicate in the metrics slice: vnet.napi.budget_exhausted")
+						validatedMetrics["vnet.napi.budget_exhausted"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "NAPI polls that used their whole budget (the device had more work than one poll may do).", mi.Description())
+						assert.Equal(t, "{poll}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						networkInterfaceNameAttrVal, ok := dp.Attributes().Get("network.interface.name")
+						assert.True(t, ok)
+						assert.Equal(t, "network.interface.name-val", networkInterfaceNameAttrVal.Str())
+						vmNameAttrVal, ok := dp.Attributes().Get("vm.name")
+						assert.True(t, ok)
+						assert.Equal(t, "vm.name-val", vmNameAttrVal.Str())
+						processPidAttrVal, ok := dp.Attributes().Get("process.pid")
+						assert.True(t, ok)
+						assert.EqualValues(t, 11, processPidAttrVal.Int())
+					} else {
+						assert.False(t, validatedMetrics["vnet.napi.budget_exhausted"], "Found a duplicate in the metrics slice: vnet.napi.budget_exhausted")
+						validatedMetrics["vnet.napi.budget_exhausted"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "NAPI polls that used their whole budget (the device had more work than one poll may do).", mi.Description())
+						assert.Equal(t, "{poll}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["vnet.napi.budget_exhausted"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("network.interface.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("vm.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("process.pid")
+						assert.False(t, ok)
+					}
+				case "vnet.napi.polls":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["vnet.napi.polls"], "Found a duplicate in the metrics slice: vnet.napi.polls")
+						validatedMetrics["vnet.napi.polls"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "NAPI polls per device (napi:napi_poll).", mi.Description())
+						assert.Equal(t, "{poll}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						networkInterfaceNameAttrVal, ok := dp.Attributes().Get("network.interface.name")
+						assert.True(t, ok)
+						assert.Equal(t, "network.interface.name-val", networkInterfaceNameAttrVal.Str())
+						vmNameAttrVal, ok := dp.Attributes().Get("vm.name")
+						assert.True(t, ok)
+						assert.Equal(t, "vm.name-val", vmNameAttrVal.Str())
+						processPidAttrVal, ok := dp.Attributes().Get("process.pid")
+						assert.True(t, ok)
+						assert.EqualValues(t, 11, processPidAttrVal.Int())
+					} else {
+						assert.False(t, validatedMetrics["vnet.napi.polls"], "Found a duplicate in the metrics slice: vnet.napi.polls")
+						validatedMetrics["vnet.napi.polls"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "NAPI polls per device (napi:napi_poll).", mi.Description())
+						assert.Equal(t, "{poll}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["vnet.napi.polls"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("network.interface.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("vm.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("process.pid")
+						assert.False(t, ok)
+					}
+				case "vnet.napi.work":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["vnet.napi.work"], "Found a duplicate in the metrics slice: vnet.napi.work")
+						validatedMetrics["vnet.napi.work"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Packets processed by NAPI polls per device.", mi.Description())
+						assert.Equal(t, "{packet}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						networkInterfaceNameAttrVal, ok := dp.Attributes().Get("network.interface.name")
+						assert.True(t, ok)
+						assert.Equal(t, "network.interface.name-val", networkInterfaceNameAttrVal.Str())
+						vmNameAttrVal, ok := dp.Attributes().Get("vm.name")
+						assert.True(t, ok)
+						assert.Equal(t, "vm.name-val", vmNameAttrVal.Str())
+						processPidAttrVal, ok := dp.Attributes().Get("process.pid")
+						assert.True(t, ok)
+						assert.EqualValues(t, 11, processPidAttrVal.Int())
+					} else {
+						assert.False(t, validatedMetrics["vnet.napi.work"], "Found a duplicate in the metrics slice: vnet.napi.work")
+						validatedMetrics["vnet.napi.work"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Packets processed by NAPI polls per device.", mi.Description())
+						assert.Equal(t, "{packet}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["vnet.napi.work"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("network.interface.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("vm.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("process.pid")
+						assert.False(t, ok)
+					}
+				case "vnet.packet.drops":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["vnet.packet.drops"], "Found a duplicate in the metrics slice: vnet.packet.drops")
+						validatedMetrics["vnet.packet.drops"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Packets the kernel freed with a drop reason (skb:kfree_skb), per device and reason.", mi.Description())
+						assert.Equal(t, "{packet}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						networkInterfaceNameAttrVal, ok := dp.Attributes().Get("network.interface.name")
+						assert.True(t, ok)
+						assert.Equal(t, "network.interface.name-val", networkInterfaceNameAttrVal.Str())
+						vmNameAttrVal, ok := dp.Attributes().Get("vm.name")
+						assert.True(t, ok)
+						assert.Equal(t, "vm.name-val", vmNameAttrVal.Str())
+						processPidAttrVal, ok := dp.Attributes().Get("process.pid")
+						assert.True(t, ok)
+						assert.EqualValues(t, 11, processPidAttrVal.Int())
+						vnetDropReasonAttrVal, ok := dp.Attributes().Get("vnet.drop.reason")
+						assert.True(t, ok)
+						assert.Equal(t, "vnet.drop.reason-val", vnetDropReasonAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["vnet.packet.drops"], "Found a duplicate in the metrics slice: vnet.packet.drops")
+						validatedMetrics["vnet.packet.drops"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Packets the kernel freed with a drop reason (skb:kfree_skb), per device and reason.", mi.Description())
+						assert.Equal(t, "{packet}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["vnet.packet.drops"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("network.interface.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("vm.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("process.pid")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("vnet.drop.reason")
+						assert.False(t, ok)
+					}
 				case "vnet.softirq.count":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["vnet.softirq.count"], "Found a duplicate in the metrics slice: vnet.softirq.count")

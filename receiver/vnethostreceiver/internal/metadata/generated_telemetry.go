@@ -23,10 +23,17 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter               metric.Meter
-	mu                  sync.Mutex
-	registrations       []metric.Registration
-	VnetHostProbeGroups metric.Int64Gauge
+	meter                    metric.Meter
+	mu                       sync.Mutex
+	registrations            []metric.Registration
+	VnetHostDiscoveryDevices metric.Int64Gauge
+	VnetHostDiscoveryErrors  metric.Int64Counter
+	VnetHostDiscoveryVms     metric.Int64Gauge
+	VnetHostMapOverflows     metric.Int64Counter
+	VnetHostMapReadErrors    metric.Int64Counter
+	VnetHostMapReadsSkipped  metric.Int64Counter
+	VnetHostProbeGroups      metric.Int64Gauge
+	VnetHostRingExpired      metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -58,10 +65,52 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.VnetHostDiscoveryDevices, err = builder.meter.Int64Gauge(
+		"otelcol_vnet_host_discovery_devices",
+		metric.WithDescription("VM-facing devices being measured after the last refresh. [Alpha]"),
+		metric.WithUnit("{device}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.VnetHostDiscoveryErrors, err = builder.meter.Int64Counter(
+		"otelcol_vnet_host_discovery_errors",
+		metric.WithDescription("Discovery refreshes that failed or saw errors (permission, vanished processes are not errors). [Alpha]"),
+		metric.WithUnit("{error}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.VnetHostDiscoveryVms, err = builder.meter.Int64Gauge(
+		"otelcol_vnet_host_discovery_vms",
+		metric.WithDescription("VMM processes found by the last discovery scan. [Alpha]"),
+		metric.WithUnit("{process}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.VnetHostMapOverflows, err = builder.meter.Int64Counter(
+		"otelcol_vnet_host_map_overflows",
+		metric.WithDescription("Kernel map inserts refused because the map was full, per group and map (raise the receiver's `maps` sizes). [Alpha]"),
+		metric.WithUnit("{insert}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.VnetHostMapReadErrors, err = builder.meter.Int64Counter(
+		"otelcol_vnet_host_map_read_errors",
+		metric.WithDescription("Failed reads of a probe group's kernel maps, per group. [Alpha]"),
+		metric.WithUnit("{error}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.VnetHostMapReadsSkipped, err = builder.meter.Int64Counter(
+		"otelcol_vnet_host_map_reads_skipped",
+		metric.WithDescription("Reads of a probe group's maps skipped while its circuit breaker was open after repeated failures. [Alpha]"),
+		metric.WithUnit("{read}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.VnetHostProbeGroups, err = builder.meter.Int64Gauge(
 		"otelcol_vnet_host_probe_groups",
-		metric.WithDescription("Probe groups of the receiver, 1 when attached and 0 when disabled (attributes group and reason). [Alpha]"),
+		metric.WithDescription("Probe groups of the receiver, 1 when attached and 0 when disabled (attributes group, state, reason). [Alpha]"),
 		metric.WithUnit("{group}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.VnetHostRingExpired, err = builder.meter.Int64Counter(
+		"otelcol_vnet_host_ring_expired",
+		metric.WithDescription("Packets followed into a tap ring whose dequeue was never seen, removed after ring.max_age. [Alpha]"),
+		metric.WithUnit("{packet}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

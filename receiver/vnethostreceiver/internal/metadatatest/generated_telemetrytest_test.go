@@ -19,8 +19,36 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.VnetHostDiscoveryDevices.Record(context.Background(), 1)
+	tb.VnetHostDiscoveryErrors.Add(context.Background(), 1)
+	tb.VnetHostDiscoveryVms.Record(context.Background(), 1)
+	tb.VnetHostMapOverflows.Add(context.Background(), 1)
+	tb.VnetHostMapReadErrors.Add(context.Background(), 1)
+	tb.VnetHostMapReadsSkipped.Add(context.Background(), 1)
 	tb.VnetHostProbeGroups.Record(context.Background(), 1)
+	tb.VnetHostRingExpired.Add(context.Background(), 1)
+	AssertEqualVnetHostDiscoveryDevices(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualVnetHostDiscoveryErrors(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualVnetHostDiscoveryVms(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualVnetHostMapOverflows(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualVnetHostMapReadErrors(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualVnetHostMapReadsSkipped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualVnetHostProbeGroups(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualVnetHostRingExpired(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
