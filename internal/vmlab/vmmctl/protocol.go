@@ -158,3 +158,15 @@ func (r Request) Validate() (Command, error) {
 	}
 	return c, nil
 }
+
+// Sub returns the change of the counters since o; the settings keep s's value.
+func (s DirStats) Sub(o DirStats) DirStats {
+	d := s
+	d.FramesRead -= o.FramesRead
+	d.BytesRead -= o.BytesRead
+	d.FramesWritten -= o.FramesWritten
+	d.BytesWritten -= o.BytesWritten
+	d.FramesDropped -= o.FramesDropped
+	d.WriteErrors -= o.WriteErrors
+	return d
+}
