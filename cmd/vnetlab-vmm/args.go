@@ -41,7 +41,7 @@ func parseArgs(args []string) (config, error) {
 		c.name = bare
 	}
 	kind, opts := splitOpts(*netdev)
-	if kind != "tap" {
+	if *netdev != "" && kind != "tap" {
 		return config{}, fmt.Errorf("-netdev: want tap,...,ifname=<name>, got %q", *netdev)
 	}
 	c.hostTap = opts["ifname"]
