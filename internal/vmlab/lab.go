@@ -305,7 +305,9 @@ func (l *Lab) AllVMs() []*VM { return l.vms }
 // stopped, then links, netns and state removed. It is safe to call twice.
 func (l *Lab) Close() error {
 	l.closeOnce.Do(func() {
-		untrack(l)
+		// Still tracked while closing: a signal handler that meets this lab
+		// waits in closeOnce until the teardown is complete.
+		defer untrack(l)
 		var errs []error
 		for _, vm := range l.vms {
 			if vm.Control != nil {
