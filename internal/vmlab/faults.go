@@ -1,6 +1,7 @@
 package vmlab
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/vishvananda/netlink"
@@ -66,7 +67,7 @@ func (l *Lab) ClearClientTBF() error {
 		return fmt.Errorf("clear tbf on %s: %w", l.ClientDev, err)
 	}
 	q := &netlink.GenericQdisc{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: cl.Attrs().Index, Parent: netlink.HANDLE_ROOT}}
-	if err := l.clientNL.QdiscDel(q); err != nil && err != unix.ENOENT {
+	if err := l.clientNL.QdiscDel(q); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("clear tbf on %s: %w", l.ClientDev, err)
 	}
 	return nil

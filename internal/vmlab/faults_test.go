@@ -39,7 +39,7 @@ func TestPausedVMMFillsTapRing(t *testing.T) {
 			if err := vm.Control.Pause(vmmctl.ToGuest); err != nil {
 				t.Fatal(err)
 			}
-			sent, err := SendUDP(testCtx(t, 10*time.Second), lab.Client(), rx.Addr(), UDPSpec{Count: burst, Size: 64})
+			sent, err := SendUDP(testCtx(t, 10*time.Second), lab.Client(), rx.Addr(), UDPSpec{Count: burst, Size: 64, Rate: pace})
 			if err != nil || sent != burst {
 				t.Fatalf("sent %d of %d: %v", sent, burst, err)
 			}
@@ -104,7 +104,7 @@ func TestTapFilterDropsExactly(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := settle(t, lab)
-		res, err := UDPBurst(testCtx(t, 10*time.Second), lab.Client(), vm.Guest(), UDPSpec{Count: n, Size: 100}, 200*time.Millisecond)
+		res, err := UDPBurst(testCtx(t, 10*time.Second), lab.Client(), vm.Guest(), UDPSpec{Count: n, Size: 100, Rate: pace}, 200*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}

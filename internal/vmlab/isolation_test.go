@@ -19,7 +19,7 @@ func TestTwoVMsIsolation(t *testing.T) {
 	vm0 := lab.VM(0)
 	before := settle(t, lab)
 	ctx := testCtx(t, 30*time.Second)
-	udp, err := UDPBurst(ctx, lab.Client(), vm0.Guest(), UDPSpec{Count: 500, Size: 300}, 200*time.Millisecond)
+	udp, err := UDPBurst(ctx, lab.Client(), vm0.Guest(), UDPSpec{Count: 500, Size: 300, Rate: pace}, 200*time.Millisecond)
 	if err != nil || udp.Received != 500 {
 		t.Fatalf("udp to vm0: %+v, %v", udp, err)
 	}
@@ -153,7 +153,7 @@ func TestSixteenVMs(t *testing.T) {
 	ctx := testCtx(t, 60*time.Second)
 	for i, vm := range lab.AllVMs() {
 		taps[vm.HostTap] = true
-		res, err := UDPBurst(ctx, lab.Client(), vm.Guest(), UDPSpec{Count: 10 * (i + 1), Size: 64}, 100*time.Millisecond)
+		res, err := UDPBurst(ctx, lab.Client(), vm.Guest(), UDPSpec{Count: 10 * (i + 1), Size: 64, Rate: pace}, 100*time.Millisecond)
 		if err != nil || res.Received != uint64(10*(i+1)) {
 			t.Fatalf("vm%d: %+v, %v", i, res, err)
 		}
@@ -201,7 +201,7 @@ func TestTwoLabsConcurrently(t *testing.T) {
 	for _, l := range labs {
 		wg.Go(func() {
 			for _, vm := range l.AllVMs() {
-				res, err := UDPBurst(testCtx(t, 10*time.Second), l.Client(), vm.Guest(), UDPSpec{Count: 200, Size: 64}, 100*time.Millisecond)
+				res, err := UDPBurst(testCtx(t, 10*time.Second), l.Client(), vm.Guest(), UDPSpec{Count: 200, Size: 64, Rate: pace}, 100*time.Millisecond)
 				if err != nil || res.Received != 200 {
 					t.Errorf("%s %s: %+v, %v", l.ID, vm.Name, res, err)
 				}

@@ -22,8 +22,13 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
+// pace keeps exact UDP bursts under what a loaded 2-core machine's softirq
+// backlog (netdev_max_backlog, per CPU) absorbs: a CPU_BACKLOG drop on the
+// veth would be a loss the test did not ask for.
+const pace = 20000
+
 // quiet is how long the lab's counters must stand still to count as settled.
-const quiet = 60 * time.Millisecond
+const quiet = 100 * time.Millisecond
 
 func settle(t *testing.T, lab *Lab) Snapshot {
 	t.Helper()
@@ -67,19 +72,23 @@ func TestTCPBulkThroughVMM(t *testing.T) {
 		if res.Sent != n || !res.Exact() {
 			t.Fatalf("%s: sent %d bytes (sha256 %x), received %d (sha256 %x)", tc.name, res.Sent, res.SentSum, res.Received, res.ReceivedSum)
 		}
-		d := settle(t, lab).Sub(before).VMs[0]
-		// Nothing is lost or invented on the way: the VMM wrote every frame
-		// it read, the host tap's tx is what the VMM read and its rx what the
-		// VMM wrote, the guest NIC mirrors it.
+		all := settle(t, lab).Sub(before)
+		d := all.VMs[0]
+		// Nothing is lost or invented past the tap: the VMM wrote every frame
+		// it read, tun counted as sent (tx_packets) what the VMM read, the
+		// guest NIC mirrors the VMM, and what the VMM wrote to the host tap
+		// the bridge forwarded to the client one for one. (Toward the guest
+		// the veth carries GSO super-packets that the tap's xmit segments,
+		// and TCP may overrun the ring: tx_dropped is logged, not asserted.)
 		for _, s := range []vmmctl.DirStats{d.VMM.ToGuest, d.VMM.FromGuest} {
 			if s.FramesRead != s.FramesWritten || s.BytesRead != s.BytesWritten || s.FramesDropped != 0 || s.WriteErrors != 0 {
 				t.Errorf("%s: vmm direction %+v", tc.name, s)
 			}
 		}
-		if d.HostTap.TxPackets != d.VMM.ToGuest.FramesRead || d.HostTap.RxPackets != d.VMM.FromGuest.FramesWritten ||
-			d.GuestDev.RxPackets != d.VMM.ToGuest.FramesWritten || d.GuestDev.TxPackets != d.VMM.FromGuest.FramesRead ||
-			d.HostTap.TxDropped != 0 {
-			t.Errorf("%s: host tap %+v, guest dev %+v, vmm %+v", tc.name, d.HostTap, d.GuestDev, d.VMM)
+		if all.HostVeth.TxPackets != d.HostTap.RxPackets ||
+			d.HostTap.TxPackets != d.VMM.ToGuest.FramesRead || d.HostTap.RxPackets != d.VMM.FromGuest.FramesWritten ||
+			d.GuestDev.RxPackets != d.VMM.ToGuest.FramesWritten || d.GuestDev.TxPackets != d.VMM.FromGuest.FramesRead {
+			t.Errorf("%s: bridge port %+v, host tap %+v, guest dev %+v, vmm %+v", tc.name, all.HostVeth, d.HostTap, d.GuestDev, d.VMM)
 		}
 		data := d.VMM.FromGuest
 		if tc.toGuest {
@@ -88,6 +97,7 @@ func TestTCPBulkThroughVMM(t *testing.T) {
 		if data.BytesWritten < n {
 			t.Errorf("%s: vmm moved %d bytes in the data direction, want >= %d", tc.name, data.BytesWritten, n)
 		}
-		t.Logf("%s: %d bytes in %s, frames to/from guest %d/%d", tc.name, res.Received, res.Elapsed, d.VMM.ToGuest.FramesWritten, d.VMM.FromGuest.FramesWritten)
+		t.Logf("%s: %d bytes in %s, frames to/from guest %d/%d, ring overruns %d", tc.name, res.Received, res.Elapsed,
+			d.VMM.ToGuest.FramesWritten, d.VMM.FromGuest.FramesWritten, d.HostTap.TxDropped)
 	}
 }

@@ -93,9 +93,9 @@ func newLayout(slot int, taps []string) *Layout {
 		name := fmt.Sprintf("%s-vm%d", id, i)
 		l.VMs = append(l.VMs, VMLayout{
 			Name: name, Index: i, HostTap: tap, NS: name,
-			GuestDev: fmt.Sprintf("%s-g%d", id, i),
-			IP:       addr(byte(10 + i)),
-			MAC:      mac(0x02, slot, 0x9e, i),
+			GuestDev:    fmt.Sprintf("%s-g%d", id, i),
+			IP:          addr(byte(10 + i)),
+			MAC:         mac(0x02, slot, 0x9e, i),
 			ControlSock: filepath.Join(StateDir, id, name+".sock"),
 		})
 	}
@@ -321,7 +321,7 @@ func killVMM(vm VMLayout) error {
 		return nil
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", vm.PID))
-	if err != nil || !strings.Contains(string(b), "guest="+vm.Name+"\x00") && !strings.Contains(string(b), "guest="+vm.Name+",") {
+	if err != nil || !(strings.Contains(string(b), "guest="+vm.Name+"\x00") || strings.Contains(string(b), "guest="+vm.Name+",")) {
 		return nil
 	}
 	if err := syscall.Kill(vm.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {

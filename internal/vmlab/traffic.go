@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Endpoint is where traffic starts or ends: a netns and an address in it.
@@ -49,13 +51,31 @@ func ListenUDP(ep Endpoint, port int) (*UDPReceiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("udp receiver at %s: %w", ep.IP, err)
 	}
-	if err := conn.SetReadBuffer(udpRcvBuf); err != nil {
+	if err := forceRcvBuf(conn, udpRcvBuf); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("udp receiver at %s: %w", ep.IP, err)
 	}
 	r := &UDPReceiver{conn: conn, done: make(chan struct{})}
 	go r.loop()
 	return r, nil
+}
+
+// forceRcvBuf sets the receive buffer past net.core.rmem_max (we are root).
+func forceRcvBuf(conn *net.UDPConn, n int) error {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("SO_RCVBUFFORCE: %w", serr)
+	}
+	return nil
 }
 
 func (r *UDPReceiver) loop() {
