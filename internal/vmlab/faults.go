@@ -1,0 +1,110 @@
+package vmlab
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// SetTxQueueLen sets the host tap's txqueuelen. tun sizes each queue's ring
+// from it when the queue attaches and resizes the ring on a change, so this
+// is the ring's capacity in frames.
+func (vm *VM) SetTxQueueLen(n int) error {
+	tap, err := netlink.LinkByName(vm.HostTap)
+	if err != nil {
+		return fmt.Errorf("txqueuelen %s: %w", vm.HostTap, err)
+	}
+	if err := netlink.LinkSetTxQLen(tap, n); err != nil {
+		return fmt.Errorf("txqueuelen %s = %d: %w", vm.HostTap, n, err)
+	}
+	return nil
+}
+
+// TxQueueLen reads the host tap's txqueuelen.
+func (vm *VM) TxQueueLen() (int, error) {
+	tap, err := netlink.LinkByName(vm.HostTap)
+	if err != nil {
+		return 0, fmt.Errorf("txqueuelen %s: %w", vm.HostTap, err)
+	}
+	return tap.Attrs().TxQLen, nil
+}
+
+// TBF shapes the client veth's egress (client -> VMs) with a token bucket.
+type TBF struct {
+	Rate  uint64 // bytes per second
+	Burst uint32 // bucket size in bytes; at least one frame (1514)
+	Limit uint32 // bytes queued waiting for tokens before tbf drops
+}
+
+// SetClientTBF installs (or replaces) tbf as the client veth's root qdisc.
+func (l *Lab) SetClientTBF(t TBF) error {
+	cl, err := l.clientNL.LinkByName(l.ClientDev)
+	if err != nil {
+		return fmt.Errorf("tbf on %s: %w", l.ClientDev, err)
+	}
+	q := &netlink.Tbf{
+		QdiscAttrs: netlink.QdiscAttrs{
+			LinkIndex: cl.Attrs().Index,
+			Handle:    netlink.MakeHandle(1, 0),
+			Parent:    netlink.HANDLE_ROOT,
+		},
+		Rate:   t.Rate,
+		Limit:  t.Limit,
+		Buffer: netlink.Xmittime(t.Rate, t.Burst),
+	}
+	if err := l.clientNL.QdiscReplace(q); err != nil {
+		return fmt.Errorf("tbf on %s: %w", l.ClientDev, err)
+	}
+	return nil
+}
+
+// ClearClientTBF puts the client veth back on its default qdisc.
+func (l *Lab) ClearClientTBF() error {
+	cl, err := l.clientNL.LinkByName(l.ClientDev)
+	if err != nil {
+		return fmt.Errorf("clear tbf on %s: %w", l.ClientDev, err)
+	}
+	q := &netlink.GenericQdisc{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: cl.Attrs().Index, Parent: netlink.HANDLE_ROOT}}
+	if err := l.clientNL.QdiscDel(q); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("clear tbf on %s: %w", l.ClientDev, err)
+	}
+	return nil
+}
+
+// QdiscStats are a root qdisc's counters.
+type QdiscStats struct {
+	Kind       string
+	Packets    uint32
+	Bytes      uint64
+	Drops      uint32
+	Overlimits uint32
+	Backlog    uint32 // bytes queued now
+	Qlen       uint32 // packets queued now
+}
+
+// ClientQdiscStats reads the client veth's root qdisc counters.
+func (l *Lab) ClientQdiscStats() (QdiscStats, error) {
+	cl, err := l.clientNL.LinkByName(l.ClientDev)
+	if err != nil {
+		return QdiscStats{}, fmt.Errorf("qdisc stats of %s: %w", l.ClientDev, err)
+	}
+	qs, err := l.clientNL.QdiscList(cl)
+	if err != nil {
+		return QdiscStats{}, fmt.Errorf("qdisc stats of %s: %w", l.ClientDev, err)
+	}
+	for _, q := range qs {
+		a := q.Attrs()
+		if a.Parent != netlink.HANDLE_ROOT || a.Statistics == nil {
+			continue
+		}
+		s := a.Statistics
+		return QdiscStats{
+			Kind: q.Type(), Packets: s.Basic.Packets, Bytes: s.Basic.Bytes,
+			Drops: s.Queue.Drops, Overlimits: s.Queue.Overlimits,
+			Backlog: s.Queue.Backlog, Qlen: s.Queue.Qlen,
+		}, nil
+	}
+	return QdiscStats{}, fmt.Errorf("qdisc stats of %s: no root qdisc", l.ClientDev)
+}

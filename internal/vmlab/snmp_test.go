@@ -1,0 +1,41 @@
+package vmlab
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseSNMP(t *testing.T) {
+	s, err := parseSNMP("Tcp: RtoMin MaxConn\nTcp: 200 -1\nUdp: InDatagrams NoPorts\nUdp: 5 2\n")
+	if err != nil || s["Udp"]["InDatagrams"] != 5 || s["Udp"]["NoPorts"] != 2 || s["Tcp"]["RtoMin"] != 200 {
+		t.Fatalf("%v, %v", s, err)
+	}
+	for _, bad := range []string{"Udp: A B\nUdp: 1\n", "Udp: A\nTcp: 1\n", "Udp: A\nUdp: x\n"} {
+		if _, err := parseSNMP(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+// The guest's UDP counters are its own netns's: they count exactly the burst.
+func TestGuestSNMP(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	lab := NewT(t, Options{})
+	vm := lab.VM(0)
+	before, err := ReadSNMP(vm.NetnsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := UDPBurst(testCtx(t, 10*time.Second), lab.Client(), vm.Guest(), UDPSpec{Count: 123, Size: 50, Rate: pace}, 100*time.Millisecond)
+	if err != nil || res.Received != 123 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	after, err := ReadSNMP(vm.NetnsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := after["Udp"]["InDatagrams"] - before["Udp"]["InDatagrams"]; d != 123 || after["Udp"]["RcvbufErrors"] != before["Udp"]["RcvbufErrors"] {
+		t.Fatalf("guest Udp InDatagrams +%d, RcvbufErrors %d -> %d", d, before["Udp"]["RcvbufErrors"], after["Udp"]["RcvbufErrors"])
+	}
+}
