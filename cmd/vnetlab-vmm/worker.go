@@ -150,6 +150,11 @@ func (w *worker) move(h *half, buf []byte) {
 		if h.paused.Load() {
 			return
 		}
+		// A slow worker is late to dequeue: the frame waits in the tap's
+		// ring for the delay, as behind a starved vhost thread.
+		if d := w.delay.Load(); d > 0 {
+			time.Sleep(time.Duration(d))
+		}
 		n, err := unix.Read(h.src, buf)
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
@@ -159,9 +164,6 @@ func (w *worker) move(h *half, buf []byte) {
 		}
 		h.framesRead.Add(1)
 		h.bytesRead.Add(uint64(n))
-		if d := w.delay.Load(); d > 0 {
-			time.Sleep(time.Duration(d))
-		}
 		if every := h.dropEvery.Load(); every > 0 && h.sinceSet.Add(1)%every == 0 {
 			h.framesDropped.Add(1)
 			continue

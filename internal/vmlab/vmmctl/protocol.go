@@ -28,7 +28,7 @@ type Op string
 const (
 	OpPause     Op = "pause"
 	OpResume    Op = "resume"
-	OpDelay     Op = "delay"      // per-frame delay in the worker, both directions
+	OpDelay     Op = "delay"      // the worker waits this long before dequeuing each frame, both directions
 	OpDropEvery Op = "drop_every" // drop every Nth frame of a direction, 0 = off
 	OpTapFilter Op = "tap_filter" // TUNSETFILTEREBPF on the host tap
 	OpStats     Op = "stats"
