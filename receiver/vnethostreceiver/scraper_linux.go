@@ -6,24 +6,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/scraper/scrapererror"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/vnetpath/vnetpath/internal/discovery"
 	"github.com/vnetpath/vnetpath/internal/kbtf"
 	"github.com/vnetpath/vnetpath/internal/probes"
 	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
 )
 
-// reader turns one probe group's kernel maps into data points.
-type reader interface {
-	read(mb *metadata.MetricsBuilder, now pcommon.Timestamp) error
+// group is one attached probe group as the scraper reads it.
+type group struct {
+	name    string
+	reader  reader
+	breaker *breaker
+	// errs is the group's kernel-side error array, if it has one.
+	errs      *ebpf.Map
+	overflows uint64
 }
 
 type hostScraper struct {
@@ -32,13 +43,16 @@ type hostScraper struct {
 	logger *zap.Logger
 
 	probes    *probes.Set
+	engine    *engine
 	mb        *metadata.MetricsBuilder
 	telemetry *metadata.TelemetryBuilder
-	readers   []reader
+	groups    []*group
+	// retryPause spaces the retries of a failed read.
+	retryPause time.Duration
 }
 
 func newHostScraper(cfg *Config, set receiver.Settings) *hostScraper {
-	return &hostScraper{cfg: cfg, set: set, logger: set.Logger}
+	return &hostScraper{cfg: cfg, set: set, logger: set.Logger, retryPause: 20 * time.Millisecond}
 }
 
 func (s *hostScraper) start(ctx context.Context, _ component.Host) error {
@@ -47,53 +61,154 @@ func (s *hostScraper) start(ctx context.Context, _ component.Host) error {
 		return fmt.Errorf("create telemetry: %w", err)
 	}
 	s.telemetry = tb
-	s.probes = probes.Open(s.logger, probes.Options{Groups: s.cfg.Probes, HookRenames: s.cfg.hookRenames})
-	// Counters start at zero when the programs load.
-	s.mb = metadata.NewMetricsBuilder(s.cfg.MetricsBuilderConfig, s.set, metadata.WithStartTime(pcommon.NewTimestampFromTime(time.Now())))
+	s.probes = probes.Open(s.logger, probes.Options{
+		Groups:      s.cfg.Probes,
+		MapSizes:    s.cfg.Maps.sizes(),
+		Constants:   map[string]any{"all_devices": s.cfg.Drops.AllDevices},
+		HookRenames: s.cfg.hookRenames,
+	})
+	// Kernel counters start at zero when the programs load.
+	loaded := pcommon.NewTimestampFromTime(time.Now())
+	s.mb = metadata.NewMetricsBuilder(s.cfg.MetricsBuilderConfig, s.set, metadata.WithStartTime(loaded))
+	s.engine, err = newEngine(s.cfg, s.logger, tb, s.probes)
+	if err != nil {
+		_ = s.probes.Close()
+		return fmt.Errorf("watch devices: %w", err)
+	}
 
-	names := kbtf.DefaultSource()
 	var active, disabled []string
 	for _, st := range s.probes.Status() {
-		state := "active"
+		state := "disabled"
 		if st.Active {
+			state = "active"
 			active = append(active, st.Group)
-			if err := s.addReader(st.Group, names); err != nil {
-				return err
+			r, err := s.newReader(st.Group, loaded)
+			if err != nil {
+				s.engine.stop()
+				_ = s.probes.Close()
+				return fmt.Errorf("%s: %w", st.Group, err)
 			}
+			g := s.probes.Group(st.Group)
+			s.groups = append(s.groups, &group{name: st.Group, reader: r, breaker: newBreaker(time.Now), errs: g.Map(st.Group + "_errors")})
 		} else {
-			state = "disabled"
 			disabled = append(disabled, st.Group)
 		}
 		tb.VnetHostProbeGroups.Record(ctx, boolToInt(st.Active), metric.WithAttributes(
 			attribute.String("group", st.Group), attribute.String("state", state), attribute.String("reason", st.Reason)))
 	}
-	s.logger.Info("vnet_host probes attached", zap.Strings("active", active), zap.Strings("disabled", disabled))
+	s.engine.start(ctx)
+	s.logger.Info("vnet_host probes attached", zap.Strings("active", active), zap.Strings("disabled", disabled),
+		zap.Strings("interfaces.include", s.cfg.Interfaces.Include), zap.Strings("netns", s.cfg.NetNS))
 	return nil
 }
 
-func (s *hostScraper) addReader(group string, names kbtf.Source) error {
-	g := s.probes.Group(group)
-	switch group {
+func (s *hostScraper) newReader(name string, loaded pcommon.Timestamp) (reader, error) {
+	g := s.probes.Group(name)
+	names := kbtf.DefaultSource()
+	switch name {
 	case probes.Softirq:
-		r, err := newSoftirqReader(g, names)
+		vectors, err := names.SoftirqVectors()
 		if err != nil {
-			return fmt.Errorf("softirq: %w", err)
+			return nil, fmt.Errorf("name softirq vectors: %w", err)
 		}
-		s.readers = append(s.readers, r)
+		return newSoftirqReader(g, vectors, s.cfg.Softirq.HistogramVectors, loaded), nil
+	case probes.NAPI:
+		return newNAPIReader(g, loaded), nil
+	case probes.Devices:
+		return newDevicesReader(g, loaded), nil
+	case probes.Drops:
+		reasons, err := names.DropReasons()
+		if err != nil {
+			return nil, fmt.Errorf("name drop reasons: %w", err)
+		}
+		return newDropsReader(g, reasons, loaded), nil
+	case probes.Ring:
+		return newRingReader(g, loaded), nil
+	case probes.Workers:
+		return newWorkersReader(g, loaded), nil
+	case probes.KVM:
+		return newKVMReader(g, loaded, vmFromProc), nil
 	}
-	return nil
+	return nil, fmt.Errorf("no reader for probe group %q", name)
 }
 
-func (s *hostScraper) scrape(context.Context) (pmetric.Metrics, error) {
-	now := pcommon.NewTimestampFromTime(time.Now())
-	var errs []error
-	for _, r := range s.readers {
-		errs = append(errs, r.read(s.mb, now))
+// vmFromProc names a KVM user the discovery did not list (a VM without a tap).
+func vmFromProc(pid uint32) vmInfo {
+	raw, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(pid), 10) + "/cmdline")
+	if err != nil {
+		return vmInfo{pid: int64(pid)}
 	}
-	return s.mb.Emit(), errors.Join(errs...)
+	return vmInfo{name: discovery.ParseName(strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")), pid: int64(pid)}
+}
+
+func (s *hostScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
+	c := &collection{mb: s.mb, hists: newHistograms(), attr: s.engine.attribution(), now: pcommon.NewTimestampFromTime(time.Now())}
+	var errs []error
+	failed := 0
+	for _, g := range s.groups {
+		if !g.breaker.allow() {
+			s.telemetry.VnetHostMapReadsSkipped.Add(ctx, 1, metric.WithAttributes(attribute.String("group", g.name)))
+			continue
+		}
+		err := s.readWithRetry(g, c)
+		g.breaker.done(err)
+		if err != nil {
+			failed++
+			errs = append(errs, fmt.Errorf("%s: %w", g.name, err))
+			s.telemetry.VnetHostMapReadErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("group", g.name)))
+			s.logger.Warn("Reading probe group maps failed", zap.String("group", g.name), zap.Bool("breaker_open", g.breaker.open()), zap.Error(err))
+		}
+		s.countOverflows(ctx, g)
+	}
+	md := s.mb.Emit()
+	c.hists.moveTo(md, metadata.ScopeName, s.set.BuildInfo.Version)
+	if len(errs) > 0 {
+		return md, scrapererror.NewPartialScrapeError(errors.Join(errs...), failed)
+	}
+	return md, nil
+}
+
+// readWithRetry retries transient failures (a map changing under an
+// iteration) twice, with a growing pause.
+func (s *hostScraper) readWithRetry(g *group, c *collection) error {
+	var err error
+	for attempt := range 3 {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * s.retryPause)
+		}
+		if err = g.reader.read(c); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// kernelInsertedMap names the map each group's programs insert into, the
+// one whose overflows its error array counts.
+var kernelInsertedMap = map[string]string{
+	probes.NAPI: "napi_counters", probes.Drops: "drop_counts", probes.Ring: "ring_inflight", probes.KVM: "kvm_counters",
+}
+
+// countOverflows turns the kernel's cumulative map-full count into telemetry.
+func (s *hostScraper) countOverflows(ctx context.Context, g *group) {
+	if g.errs == nil {
+		return
+	}
+	var perCPU []uint64
+	if err := g.errs.Lookup(probes.ErrMapFull, &perCPU); err != nil {
+		return
+	}
+	total := sum(perCPU)
+	if total > g.overflows {
+		s.telemetry.VnetHostMapOverflows.Add(ctx, int64(total-g.overflows), metric.WithAttributes(attribute.String("map", kernelInsertedMap[g.name])))
+		g.overflows = total
+	}
 }
 
 func (s *hostScraper) shutdown(context.Context) error {
+	if s.engine != nil {
+		s.engine.stop()
+	}
 	var err error
 	if s.probes != nil {
 		err = s.probes.Close()

@@ -133,15 +133,3 @@ func TestSoftirqCountsMatchKernel(t *testing.T) {
 		require.GreaterOrEqualf(t, outer[k], v, "cpu %d %s: counted %d around a kernel interval of %d", k.cpu, k.vec, outer[k], v)
 	}
 }
-
-func TestMissingTracepointDisablesGroup(t *testing.T) {
-	testenv.RequireRoot(t)
-	cfg := createDefaultConfig().(*Config)
-	cfg.hookRenames = map[string]string{"softirq_entry": "vnet_no_such_tracepoint"}
-	s := startScraper(t, cfg)
-	require.Empty(t, scrapeSoftirqs(t, s))
-	st := s.probes.Status()
-	require.Len(t, st, 1)
-	require.False(t, st[0].Active)
-	require.Contains(t, st[0].Reason, "tracepoint vnet_no_such_tracepoint: hook not found in this kernel")
-}

@@ -138,6 +138,28 @@ type metricInfo struct {
 	Attributes []string
 }
 
+type MetricAttributeOption interface {
+	apply(pmetric.NumberDataPoint)
+}
+
+type metricAttributeOptionFunc func(pmetric.NumberDataPoint)
+
+func (maof metricAttributeOptionFunc) apply(dp pmetric.NumberDataPoint) {
+	maof(dp)
+}
+
+func WithProcessPidMetricAttribute(processPidAttributeValue int64) MetricAttributeOption {
+	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
+		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	})
+}
+
+func WithVMNameMetricAttribute(vmNameAttributeValue string) MetricAttributeOption {
+	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
+		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
+	})
+}
+
 type metricVnetInterfaceBytes struct {
 	data          pmetric.Metric                 // data buffer for generated metric.
 	config        VnetInterfaceBytesMetricConfig // metric config provided by user.
@@ -157,7 +179,7 @@ func (m *metricVnetInterfaceBytes) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricVnetInterfaceBytes) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64, networkIoDirectionAttributeValue string) {
+func (m *metricVnetInterfaceBytes) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, networkIoDirectionAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -168,14 +190,11 @@ func (m *metricVnetInterfaceBytes) recordDataPoint(start pcommon.Timestamp, ts p
 	if slices.Contains(m.config.EnabledAttributes, VnetInterfaceBytesMetricAttributeKeyNetworkInterfaceName) {
 		dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
 	}
-	if slices.Contains(m.config.EnabledAttributes, VnetInterfaceBytesMetricAttributeKeyVMName) {
-		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, VnetInterfaceBytesMetricAttributeKeyProcessPid) {
-		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
-	}
 	if slices.Contains(m.config.EnabledAttributes, VnetInterfaceBytesMetricAttributeKeyNetworkIoDirection) {
 		dp.Attributes().PutStr("network.io.direction", networkIoDirectionAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -257,7 +276,7 @@ func (m *metricVnetInterfacePackets) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricVnetInterfacePackets) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64, networkIoDirectionAttributeValue string) {
+func (m *metricVnetInterfacePackets) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, networkIoDirectionAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -268,14 +287,11 @@ func (m *metricVnetInterfacePackets) recordDataPoint(start pcommon.Timestamp, ts
 	if slices.Contains(m.config.EnabledAttributes, VnetInterfacePacketsMetricAttributeKeyNetworkInterfaceName) {
 		dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
 	}
-	if slices.Contains(m.config.EnabledAttributes, VnetInterfacePacketsMetricAttributeKeyVMName) {
-		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, VnetInterfacePacketsMetricAttributeKeyProcessPid) {
-		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
-	}
 	if slices.Contains(m.config.EnabledAttributes, VnetInterfacePacketsMetricAttributeKeyNetworkIoDirection) {
 		dp.Attributes().PutStr("network.io.direction", networkIoDirectionAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -357,7 +373,7 @@ func (m *metricVnetKvmInterrupts) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricVnetKvmInterrupts) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, vmNameAttributeValue string, processPidAttributeValue int64, vnetKvmSourceAttributeValue string) {
+func (m *metricVnetKvmInterrupts) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, vnetKvmSourceAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -365,14 +381,11 @@ func (m *metricVnetKvmInterrupts) recordDataPoint(start pcommon.Timestamp, ts pc
 	dp := pmetric.NewNumberDataPoint()
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
-	if slices.Contains(m.config.EnabledAttributes, VnetKvmInterruptsMetricAttributeKeyVMName) {
-		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, VnetKvmInterruptsMetricAttributeKeyProcessPid) {
-		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
-	}
 	if slices.Contains(m.config.EnabledAttributes, VnetKvmInterruptsMetricAttributeKeyVnetKvmSource) {
 		dp.Attributes().PutStr("vnet.kvm.source", vnetKvmSourceAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -454,7 +467,7 @@ func (m *metricVnetKvmKicks) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricVnetKvmKicks) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, vmNameAttributeValue string, processPidAttributeValue int64, vnetKvmSourceAttributeValue string) {
+func (m *metricVnetKvmKicks) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, vnetKvmSourceAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -462,14 +475,11 @@ func (m *metricVnetKvmKicks) recordDataPoint(start pcommon.Timestamp, ts pcommon
 	dp := pmetric.NewNumberDataPoint()
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
-	if slices.Contains(m.config.EnabledAttributes, VnetKvmKicksMetricAttributeKeyVMName) {
-		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, VnetKvmKicksMetricAttributeKeyProcessPid) {
-		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
-	}
 	if slices.Contains(m.config.EnabledAttributes, VnetKvmKicksMetricAttributeKeyVnetKvmSource) {
 		dp.Attributes().PutStr("vnet.kvm.source", vnetKvmSourceAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -551,7 +561,7 @@ func (m *metricVnetNapiBudgetExhausted) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricVnetNapiBudgetExhausted) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64) {
+func (m *metricVnetNapiBudgetExhausted) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -562,11 +572,8 @@ func (m *metricVnetNapiBudgetExhausted) recordDataPoint(start pcommon.Timestamp,
 	if slices.Contains(m.config.EnabledAttributes, VnetNapiBudgetExhaustedMetricAttributeKeyNetworkInterfaceName) {
 		dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
 	}
-	if slices.Contains(m.config.EnabledAttributes, VnetNapiBudgetExhaustedMetricAttributeKeyVMName) {
-		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, VnetNapiBudgetExhaustedMetricAttributeKeyProcessPid) {
-		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -648,7 +655,7 @@ func (m *metricVnetNapiPolls) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricVnetNapiPolls) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64) {
+func (m *metricVnetNapiPolls) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -659,11 +666,8 @@ func (m *metricVnetNapiPolls) recordDataPoint(start pcommon.Timestamp, ts pcommo
 	if slices.Contains(m.config.EnabledAttributes, VnetNapiPollsMetricAttributeKeyNetworkInterfaceName) {
 		dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
 	}
-	if slices.Contains(m.config.EnabledAttributes, VnetNapiPollsMetricAttributeKeyVMName) {
-		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, VnetNapiPollsMetricAttributeKeyProcessPid) {
-		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -745,7 +749,7 @@ func (m *metricVnetNapiWork) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricVnetNapiWork) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64) {
+func (m *metricVnetNapiWork) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -756,11 +760,8 @@ func (m *metricVnetNapiWork) recordDataPoint(start pcommon.Timestamp, ts pcommon
 	if slices.Contains(m.config.EnabledAttributes, VnetNapiWorkMetricAttributeKeyNetworkInterfaceName) {
 		dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
 	}
-	if slices.Contains(m.config.EnabledAttributes, VnetNapiWorkMetricAttributeKeyVMName) {
-		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, VnetNapiWorkMetricAttributeKeyProcessPid) {
-		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -842,7 +843,7 @@ func (m *metricVnetPacketDrops) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricVnetPacketDrops) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64, vnetDropReasonAttributeValue string) {
+func (m *metricVnetPacketDrops) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vnetDropReasonAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -853,14 +854,11 @@ func (m *metricVnetPacketDrops) recordDataPoint(start pcommon.Timestamp, ts pcom
 	if slices.Contains(m.config.EnabledAttributes, VnetPacketDropsMetricAttributeKeyNetworkInterfaceName) {
 		dp.Attributes().PutStr("network.interface.name", networkInterfaceNameAttributeValue)
 	}
-	if slices.Contains(m.config.EnabledAttributes, VnetPacketDropsMetricAttributeKeyVMName) {
-		dp.Attributes().PutStr("vm.name", vmNameAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, VnetPacketDropsMetricAttributeKeyProcessPid) {
-		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
-	}
 	if slices.Contains(m.config.EnabledAttributes, VnetPacketDropsMetricAttributeKeyVnetDropReason) {
 		dp.Attributes().PutStr("vnet.drop.reason", vnetDropReasonAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -1164,43 +1162,43 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 }
 
 // RecordVnetInterfaceBytesDataPoint adds a data point to vnet.interface.bytes metric.
-func (mb *MetricsBuilder) RecordVnetInterfaceBytesDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64, networkIoDirectionAttributeValue AttributeNetworkIoDirection) {
-	mb.metricVnetInterfaceBytes.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, vmNameAttributeValue, processPidAttributeValue, networkIoDirectionAttributeValue.String())
+func (mb *MetricsBuilder) RecordVnetInterfaceBytesDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, networkIoDirectionAttributeValue AttributeNetworkIoDirection, options ...MetricAttributeOption) {
+	mb.metricVnetInterfaceBytes.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, networkIoDirectionAttributeValue.String(), options...)
 }
 
 // RecordVnetInterfacePacketsDataPoint adds a data point to vnet.interface.packets metric.
-func (mb *MetricsBuilder) RecordVnetInterfacePacketsDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64, networkIoDirectionAttributeValue AttributeNetworkIoDirection) {
-	mb.metricVnetInterfacePackets.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, vmNameAttributeValue, processPidAttributeValue, networkIoDirectionAttributeValue.String())
+func (mb *MetricsBuilder) RecordVnetInterfacePacketsDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, networkIoDirectionAttributeValue AttributeNetworkIoDirection, options ...MetricAttributeOption) {
+	mb.metricVnetInterfacePackets.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, networkIoDirectionAttributeValue.String(), options...)
 }
 
 // RecordVnetKvmInterruptsDataPoint adds a data point to vnet.kvm.interrupts metric.
-func (mb *MetricsBuilder) RecordVnetKvmInterruptsDataPoint(ts pcommon.Timestamp, val int64, vmNameAttributeValue string, processPidAttributeValue int64, vnetKvmSourceAttributeValue AttributeVnetKvmSource) {
-	mb.metricVnetKvmInterrupts.recordDataPoint(mb.startTime, ts, val, vmNameAttributeValue, processPidAttributeValue, vnetKvmSourceAttributeValue.String())
+func (mb *MetricsBuilder) RecordVnetKvmInterruptsDataPoint(ts pcommon.Timestamp, val int64, vnetKvmSourceAttributeValue AttributeVnetKvmSource, options ...MetricAttributeOption) {
+	mb.metricVnetKvmInterrupts.recordDataPoint(mb.startTime, ts, val, vnetKvmSourceAttributeValue.String(), options...)
 }
 
 // RecordVnetKvmKicksDataPoint adds a data point to vnet.kvm.kicks metric.
-func (mb *MetricsBuilder) RecordVnetKvmKicksDataPoint(ts pcommon.Timestamp, val int64, vmNameAttributeValue string, processPidAttributeValue int64, vnetKvmSourceAttributeValue AttributeVnetKvmSource) {
-	mb.metricVnetKvmKicks.recordDataPoint(mb.startTime, ts, val, vmNameAttributeValue, processPidAttributeValue, vnetKvmSourceAttributeValue.String())
+func (mb *MetricsBuilder) RecordVnetKvmKicksDataPoint(ts pcommon.Timestamp, val int64, vnetKvmSourceAttributeValue AttributeVnetKvmSource, options ...MetricAttributeOption) {
+	mb.metricVnetKvmKicks.recordDataPoint(mb.startTime, ts, val, vnetKvmSourceAttributeValue.String(), options...)
 }
 
 // RecordVnetNapiBudgetExhaustedDataPoint adds a data point to vnet.napi.budget_exhausted metric.
-func (mb *MetricsBuilder) RecordVnetNapiBudgetExhaustedDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64) {
-	mb.metricVnetNapiBudgetExhausted.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, vmNameAttributeValue, processPidAttributeValue)
+func (mb *MetricsBuilder) RecordVnetNapiBudgetExhaustedDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricVnetNapiBudgetExhausted.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, options...)
 }
 
 // RecordVnetNapiPollsDataPoint adds a data point to vnet.napi.polls metric.
-func (mb *MetricsBuilder) RecordVnetNapiPollsDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64) {
-	mb.metricVnetNapiPolls.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, vmNameAttributeValue, processPidAttributeValue)
+func (mb *MetricsBuilder) RecordVnetNapiPollsDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricVnetNapiPolls.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, options...)
 }
 
 // RecordVnetNapiWorkDataPoint adds a data point to vnet.napi.work metric.
-func (mb *MetricsBuilder) RecordVnetNapiWorkDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64) {
-	mb.metricVnetNapiWork.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, vmNameAttributeValue, processPidAttributeValue)
+func (mb *MetricsBuilder) RecordVnetNapiWorkDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricVnetNapiWork.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, options...)
 }
 
 // RecordVnetPacketDropsDataPoint adds a data point to vnet.packet.drops metric.
-func (mb *MetricsBuilder) RecordVnetPacketDropsDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vmNameAttributeValue string, processPidAttributeValue int64, vnetDropReasonAttributeValue string) {
-	mb.metricVnetPacketDrops.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, vmNameAttributeValue, processPidAttributeValue, vnetDropReasonAttributeValue)
+func (mb *MetricsBuilder) RecordVnetPacketDropsDataPoint(ts pcommon.Timestamp, val int64, networkInterfaceNameAttributeValue string, vnetDropReasonAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricVnetPacketDrops.recordDataPoint(mb.startTime, ts, val, networkInterfaceNameAttributeValue, vnetDropReasonAttributeValue, options...)
 }
 
 // RecordVnetSoftirqCountDataPoint adds a data point to vnet.softirq.count metric.

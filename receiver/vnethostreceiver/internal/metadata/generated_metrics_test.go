@@ -77,51 +77,51 @@ func TestMetricsBuilder(t *testing.T) {
 			allMetricsCount := 0
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordVnetInterfaceBytesDataPoint(ts, 1, "network.interface.name-val", "vm.name-val", 11, AttributeNetworkIoDirectionTransmit)
+			mb.RecordVnetInterfaceBytesDataPoint(ts, 1, "network.interface.name-val", AttributeNetworkIoDirectionTransmit, WithVMNameMetricAttribute("vm.name-val"), WithProcessPidMetricAttribute(11))
 			if tt.name == "reaggregate_set" {
-				mb.RecordVnetInterfaceBytesDataPoint(ts, 3, "network.interface.name-val-2", "vm.name-val-2", 12, AttributeNetworkIoDirectionReceive)
+				mb.RecordVnetInterfaceBytesDataPoint(ts, 3, "network.interface.name-val-2", AttributeNetworkIoDirectionReceive, WithVMNameMetricAttribute("vm.name-val"), WithProcessPidMetricAttribute(11))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordVnetInterfacePacketsDataPoint(ts, 1, "network.interface.name-val", "vm.name-val", 11, AttributeNetworkIoDirectionTransmit)
+			mb.RecordVnetInterfacePacketsDataPoint(ts, 1, "network.interface.name-val", AttributeNetworkIoDirectionTransmit, WithVMNameMetricAttribute("vm.name-val"), WithProcessPidMetricAttribute(11))
 			if tt.name == "reaggregate_set" {
-				mb.RecordVnetInterfacePacketsDataPoint(ts, 3, "network.interface.name-val-2", "vm.name-val-2", 12, AttributeNetworkIoDirectionReceive)
+				mb.RecordVnetInterfacePacketsDataPoint(ts, 3, "network.interface.name-val-2", AttributeNetworkIoDirectionReceive, WithVMNameMetricAttribute("vm.name-val"), WithProcessPidMetricAttribute(11))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordVnetKvmInterruptsDataPoint(ts, 1, "vm.name-val", 11, AttributeVnetKvmSourceMsi)
+			mb.RecordVnetKvmInterruptsDataPoint(ts, 1, AttributeVnetKvmSourceMsi, WithVMNameMetricAttribute("vm.name-val"), WithProcessPidMetricAttribute(11))
 			if tt.name == "reaggregate_set" {
-				mb.RecordVnetKvmInterruptsDataPoint(ts, 3, "vm.name-val-2", 12, AttributeVnetKvmSourceGsi)
+				mb.RecordVnetKvmInterruptsDataPoint(ts, 3, AttributeVnetKvmSourceGsi, WithVMNameMetricAttribute("vm.name-val"), WithProcessPidMetricAttribute(11))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordVnetKvmKicksDataPoint(ts, 1, "vm.name-val", 11, AttributeVnetKvmSourceMsi)
+			mb.RecordVnetKvmKicksDataPoint(ts, 1, AttributeVnetKvmSourceMsi, WithVMNameMetricAttribute("vm.name-val"), WithProcessPidMetricAttribute(11))
 			if tt.name == "reaggregate_set" {
-				mb.RecordVnetKvmKicksDataPoint(ts, 3, "vm.name-val-2", 12, AttributeVnetKvmSourceGsi)
+				mb.RecordVnetKvmKicksDataPoint(ts, 3, AttributeVnetKvmSourceGsi, WithVMNameMetricAttribute("vm.name-val"), WithProcessPidMetricAttribute(11))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordVnetNapiBudgetExhaustedDataPoint(ts, 1, "network.interface.name-val", "vm.name-val", 11)
+			mb.RecordVnetNapiBudgetExhaustedDataPoint(ts, 1, "network.interface.name-val", WithVMNameMetricAttribute("vm.name-val"), WithProcessPidMetricAttribute(11))
 			if tt.name == "reaggregate_set" {
-				mb.RecordVnetNapiBudgetExhaustedDataPoint(ts, 3, "network.interface.name-val-2", "vm.name-val-2", 12)
+				mb.RecordVnetNapiBudgetExhaustedDataPoint(ts, 3, "network.interface.name-val-2", WithVMNameMetricAttribute("vm.name-val"), WithProcessPidMetricAttribute(11))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordVnetNapiPollsDataPoint(ts, 1, "network.interface.name-val", "vm.name-val", 11)
+			mb.RecordVnetNapiPollsDataPoint(ts, 1, "network.interface.name-val", WithVMNameMetricAttribute("vm.name-val"), WithProcessPidMetricAttribute(11))
 			if tt.name == "reaggregate_set" {
-				mb.RecordVnetNapiPollsDataPoint(ts, 3, "network.interface.name-val-2", "vm.name-val-2", 12)
+				mb.RecordVnetNapiPollsDataPoint(ts, 3, "network.interface.name-val-2", WithVMNameMetricAttribute("vm.name-val"), WithProcessPidMetricAttribute(11))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordVnetNapiWorkDataPoint(ts, 1, "network.interface.name-val", "vm.name-val", 11)
+			mb.RecordVnetNapiWorkDataPoint(ts, 1, "network.interface.name-val", WithVMNameMetricAttribute("vm.name-val"), WithProcessPidMetricAttribute(11))
 			if tt.name == "reaggregate_set" {
-				mb.RecordVnetNapiWorkDataPoint(ts, 3, "network.interface.name-val-2", "vm.name-val-2", 12)
+				mb.RecordVnetNapiWorkDataPoint(ts, 3, "network.interface.name-val-2", WithVMNameMetricAttribute("vm.name-val"), WithProcessPidMetricAttribute(11))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordVnetPacketDropsDataPoint(ts, 1, "network.interface.name-val", "vm.name-val", 11, "vnet.drop.reason-val")
+			mb.RecordVnetPacketDropsDataPoint(ts, 1, "network.interface.name-val", "vnet.drop.reason-val", WithVMNameMetricAttribute("vm.name-val"), WithProcessPidMetricAttribute(11))
 			if tt.name == "reaggregate_set" {
-				mb.RecordVnetPacketDropsDataPoint(ts, 3, "network.interface.name-val-2", "vm.name-val-2", 12, "vnet.drop.reason-val-2")
+				mb.RecordVnetPacketDropsDataPoint(ts, 3, "network.interface.name-val-2", "vnet.drop.reason-val-2", WithVMNameMetricAttribute("vm.name-val"), WithProcessPidMetricAttribute(11))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -221,10 +221,12 @@ func TestMetricsBuilder(t *testing.T) {
 						}
 						_, ok := dp.Attributes().Get("network.interface.name")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("vm.name")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("process.pid")
-						assert.False(t, ok)
+						vmNameAttrVal, ok := dp.Attributes().Get("vm.name")
+						assert.True(t, ok)
+						assert.Equal(t, "vm.name-val", vmNameAttrVal.Str())
+						processPidAttrVal, ok := dp.Attributes().Get("process.pid")
+						assert.True(t, ok)
+						assert.EqualValues(t, 11, processPidAttrVal.Int())
 						_, ok = dp.Attributes().Get("network.io.direction")
 						assert.False(t, ok)
 					}
@@ -280,10 +282,12 @@ func TestMetricsBuilder(t *testing.T) {
 						}
 						_, ok := dp.Attributes().Get("network.interface.name")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("vm.name")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("process.pid")
-						assert.False(t, ok)
+						vmNameAttrVal, ok := dp.Attributes().Get("vm.name")
+						assert.True(t, ok)
+						assert.Equal(t, "vm.name-val", vmNameAttrVal.Str())
+						processPidAttrVal, ok := dp.Attributes().Get("process.pid")
+						assert.True(t, ok)
+						assert.EqualValues(t, 11, processPidAttrVal.Int())
 						_, ok = dp.Attributes().Get("network.io.direction")
 						assert.False(t, ok)
 					}
@@ -334,10 +338,12 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
-						_, ok := dp.Attributes().Get("vm.name")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("process.pid")
-						assert.False(t, ok)
+						vmNameAttrVal, ok := dp.Attributes().Get("vm.name")
+						assert.True(t, ok)
+						assert.Equal(t, "vm.name-val", vmNameAttrVal.Str())
+						processPidAttrVal, ok := dp.Attributes().Get("process.pid")
+						assert.True(t, ok)
+						assert.EqualValues(t, 11, processPidAttrVal.Int())
 						_, ok = dp.Attributes().Get("vnet.kvm.source")
 						assert.False(t, ok)
 					}
@@ -388,10 +394,12 @@ func TestMetricsBuilder(t *testing.T) {
 						case "max":
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
-						_, ok := dp.Attributes().Get("vm.name")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("process.pid")
-						assert.False(t, ok)
+						vmNameAttrVal, ok := dp.Attributes().Get("vm.name")
+						assert.True(t, ok)
+						assert.Equal(t, "vm.name-val", vmNameAttrVal.Str())
+						processPidAttrVal, ok := dp.Attributes().Get("process.pid")
+						assert.True(t, ok)
+						assert.EqualValues(t, 11, processPidAttrVal.Int())
 						_, ok = dp.Attributes().Get("vnet.kvm.source")
 						assert.False(t, ok)
 					}
@@ -444,10 +452,12 @@ func TestMetricsBuilder(t *testing.T) {
 						}
 						_, ok := dp.Attributes().Get("network.interface.name")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("vm.name")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("process.pid")
-						assert.False(t, ok)
+						vmNameAttrVal, ok := dp.Attributes().Get("vm.name")
+						assert.True(t, ok)
+						assert.Equal(t, "vm.name-val", vmNameAttrVal.Str())
+						processPidAttrVal, ok := dp.Attributes().Get("process.pid")
+						assert.True(t, ok)
+						assert.EqualValues(t, 11, processPidAttrVal.Int())
 					}
 				case "vnet.napi.polls":
 					if tt.name != "reaggregate_set" {
@@ -498,10 +508,12 @@ func TestMetricsBuilder(t *testing.T) {
 						}
 						_, ok := dp.Attributes().Get("network.interface.name")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("vm.name")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("process.pid")
-						assert.False(t, ok)
+						vmNameAttrVal, ok := dp.Attributes().Get("vm.name")
+						assert.True(t, ok)
+						assert.Equal(t, "vm.name-val", vmNameAttrVal.Str())
+						processPidAttrVal, ok := dp.Attributes().Get("process.pid")
+						assert.True(t, ok)
+						assert.EqualValues(t, 11, processPidAttrVal.Int())
 					}
 				case "vnet.napi.work":
 					if tt.name != "reaggregate_set" {
@@ -552,10 +564,12 @@ func TestMetricsBuilder(t *testing.T) {
 						}
 						_, ok := dp.Attributes().Get("network.interface.name")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("vm.name")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("process.pid")
-						assert.False(t, ok)
+						vmNameAttrVal, ok := dp.Attributes().Get("vm.name")
+						assert.True(t, ok)
+						assert.Equal(t, "vm.name-val", vmNameAttrVal.Str())
+						processPidAttrVal, ok := dp.Attributes().Get("process.pid")
+						assert.True(t, ok)
+						assert.EqualValues(t, 11, processPidAttrVal.Int())
 					}
 				case "vnet.packet.drops":
 					if tt.name != "reaggregate_set" {
@@ -609,10 +623,12 @@ func TestMetricsBuilder(t *testing.T) {
 						}
 						_, ok := dp.Attributes().Get("network.interface.name")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("vm.name")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("process.pid")
-						assert.False(t, ok)
+						vmNameAttrVal, ok := dp.Attributes().Get("vm.name")
+						assert.True(t, ok)
+						assert.Equal(t, "vm.name-val", vmNameAttrVal.Str())
+						processPidAttrVal, ok := dp.Attributes().Get("process.pid")
+						assert.True(t, ok)
+						assert.EqualValues(t, 11, processPidAttrVal.Int())
 						_, ok = dp.Attributes().Get("vnet.drop.reason")
 						assert.False(t, ok)
 					}
