@@ -35,12 +35,10 @@ type Scanner struct {
 	// empty); tests point it at fixtures.
 	Proc string
 	// WorkerGlobs are thread name patterns (path.Match syntax) that mark a
-	// VMM thread as a worker; nil means DefaultWorkerGlobs.
+	// VMM thread as a worker; nil means {"vhost-*"}, the vhost-net workers
+	// that are threads of the VMM.
 	WorkerGlobs []string
 }
-
-// DefaultWorkerGlobs matches vhost-net workers that are threads of the VMM.
-var DefaultWorkerGlobs = []string{"vhost-*"}
 
 // Stats says what a scan saw, for the collector's self-telemetry and logs.
 type Stats struct {

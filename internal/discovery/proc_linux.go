@@ -53,18 +53,14 @@ func (d procDir) readInto(name string, buf []byte) ([]byte, error) {
 	return buf[:n], nil
 }
 
-// readAll reads a whole file relative to d.
+// readAll reads a whole file relative to d; read errors name the file.
 func (d procDir) readAll(name string) ([]byte, error) {
 	f, err := d.open(name, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
-	}
-	return b, nil
+	return io.ReadAll(f)
 }
 
 // open opens name relative to d for reading.

@@ -30,7 +30,7 @@ const (
 func (s *Scanner) Scan() ([]VM, Stats, error) {
 	globs := s.WorkerGlobs
 	if globs == nil {
-		globs = DefaultWorkerGlobs
+		globs = []string{vhostPrefix + "*"}
 	}
 	for _, g := range globs {
 		if _, err := path.Match(g, ""); err != nil {
@@ -59,7 +59,7 @@ func listPIDs(root string) ([]int, error) {
 	defer f.Close()
 	names, err := f.Readdirnames(-1)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", root, err)
+		return nil, err // names the directory
 	}
 	pids := make([]int, 0, len(names))
 	for _, name := range names {
@@ -144,7 +144,7 @@ func (sc *scan) readFDs(d procDir) (fdTable, error) {
 	defer dir.Close()
 	names, err := dir.Readdirnames(-1)
 	if err != nil {
-		return fdTable{}, fmt.Errorf("list %s: %w", dir.Name(), err)
+		return fdTable{}, err // names the directory
 	}
 	t := fdTable{count: len(names)}
 	dirfd := int(dir.Fd())
@@ -239,7 +239,7 @@ func (sc *scan) workers(d procDir) ([]Thread, error) {
 	defer dir.Close()
 	names, err := dir.Readdirnames(-1)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dir.Name(), err)
+		return nil, err // names the directory
 	}
 	var workers []Thread
 	for _, name := range names {
