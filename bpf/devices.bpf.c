@@ -39,6 +39,18 @@ int BPF_PROG(vnet_dev_xmit, struct sk_buff *skb, int rc, struct net_device *dev,
 	return 0;
 }
 
+/* On receive the link header is already pulled: count the frame as the
+ * device saw it, like its rx_bytes statistic and like transmit does. */
+static __always_inline __u32 vnet_frame_len(const struct sk_buff *skb)
+{
+	__u16 mac = skb->mac_header;
+	unsigned char *head = skb->head, *data = skb->data;
+
+	if (mac == (__u16)~0U || data < head + mac)
+		return skb->len;
+	return skb->len + (__u32)(data - (head + mac));
+}
+
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(vnet_dev_receive, struct sk_buff *skb)
 {
@@ -50,6 +62,6 @@ int BPF_PROG(vnet_dev_receive, struct sk_buff *skb)
 	if (!c)
 		return 0;
 	c->rx_packets++;
-	c->rx_bytes += skb->len;
+	c->rx_bytes += vnet_frame_len(skb);
 	return 0;
 }

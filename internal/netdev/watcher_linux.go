@@ -125,7 +125,7 @@ func (w *Watcher) Namespaces() []uint32 {
 func (w *Watcher) List() ([]Device, error) {
 	var devs []Device
 	for _, ns := range w.namespaces {
-		links, err := ns.handle.LinkList()
+		links, err := RetryDump(ns.handle.LinkList)
 		if err != nil {
 			return nil, fmt.Errorf("list links in %q: %w", ns.path, err)
 		}
@@ -157,4 +157,15 @@ func OwnNetNS() (uint32, error) {
 		return 0, err
 	}
 	return uint32(st.Sys().(*syscall.Stat_t).Ino), nil
+}
+
+// RetryDump reruns a netlink dump the kernel marked interrupted because the
+// table changed meanwhile (links come and go while other labs or VMs start).
+func RetryDump[T any](dump func() (T, error)) (T, error) {
+	for attempt := 1; ; attempt++ {
+		v, err := dump()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) || attempt == 10 {
+			return v, err
+		}
+	}
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
+
+	"github.com/vnetpath/vnetpath/internal/netdev"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,7 +19,7 @@ func linkExists(name string) bool {
 }
 
 func linkNames() ([]string, error) {
-	links, err := netlink.LinkList()
+	links, err := netdev.RetryDump(netlink.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
 	}
