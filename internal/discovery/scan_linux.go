@@ -102,21 +102,33 @@ func (sc *scan) process(pid int) {
 		return
 	}
 	defer d.close()
+	err = sc.examine(d, pid)
+	if errors.Is(err, fs.ErrPermission) && d.gone() {
+		// proc_pid_readlink answers EACCES, not ENOENT, once the process is reaped.
+		sc.stats.Vanished++
+		return
+	}
+	sc.fail(err)
+}
+
+// examine reads the process's fds, then what else a VMM or a vhost kthread
+// needs.
+func (sc *scan) examine(d procDir, pid int) error {
 	fds, err := sc.readFDs(d)
 	switch {
 	case err != nil:
-		sc.fail(err)
+		return err
 	case fds.count == 0:
 		// Kernel threads have no file table; only they can be old vhost workers.
-		sc.fail(sc.checkKthread(d, pid))
+		return sc.checkKthread(d, pid)
 	case len(fds.tunFDs) > 0 || len(fds.macvtaps) > 0:
 		vm, err := sc.readVM(d, pid, fds)
 		if err != nil {
-			sc.fail(err)
-			return
+			return err
 		}
 		sc.vms = append(sc.vms, vm)
 	}
+	return nil
 }
 
 // fail counts a process skipped because of err; nil is no failure.
