@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -21,6 +22,7 @@ const (
 	macvtapPrefix = "/dev/tap"
 	vhostPrefix   = "vhost-"
 	pfKthread     = 0x00200000 // PF_KTHREAD in the flags field of /proc/<pid>/stat
+	fdChunk       = 256        // fd names read per readdir call
 )
 
 // Scan lists every process that holds at least one /dev/net/tun or
@@ -154,11 +156,25 @@ func (sc *scan) readFDs(d procDir) (fdTable, error) {
 		return fdTable{}, err
 	}
 	defer dir.Close()
-	names, err := dir.Readdirnames(-1)
-	if err != nil {
-		return fdTable{}, err // names the directory
+	var t fdTable
+	for {
+		// In chunks: a process may hold a million fds.
+		names, err := dir.Readdirnames(fdChunk)
+		if err == io.EOF {
+			return t, nil
+		}
+		if err != nil {
+			return fdTable{}, err // names the directory
+		}
+		t.count += len(names)
+		if err := sc.classifyFDs(dir, names, &t); err != nil {
+			return fdTable{}, err
+		}
 	}
-	t := fdTable{count: len(names)}
+}
+
+// classifyFDs readlinks the named fds and records the tun and macvtap ones.
+func (sc *scan) classifyFDs(dir *os.File, names []string, t *fdTable) error {
 	dirfd := int(dir.Fd())
 	for _, name := range names {
 		n, err := unix.Readlinkat(dirfd, name, sc.link[:])
@@ -166,7 +182,7 @@ func (sc *scan) readFDs(d procDir) (fdTable, error) {
 		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.EINVAL):
 			continue // closed since the readdir, or not a symlink
 		case err != nil:
-			return fdTable{}, fmt.Errorf("readlink %s/%s: %w", dir.Name(), name, err)
+			return fmt.Errorf("readlink %s/%s: %w", dir.Name(), name, err)
 		}
 		target := sc.link[:n]
 		if string(target) == tunDevice {
@@ -175,7 +191,7 @@ func (sc *scan) readFDs(d procDir) (fdTable, error) {
 			t.macvtaps = append(t.macvtaps, ifindex)
 		}
 	}
-	return t, nil
+	return nil
 }
 
 // macvtapIndex returns N for a /dev/tap<N> symlink target.
