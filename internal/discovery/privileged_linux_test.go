@@ -229,7 +229,7 @@ func TestScanFindsQEMU(t *testing.T) {
 	requireRoot(t, "starts QEMU with a tap in a new network namespace")
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
-		t.Fatalf("%v: install Debian's qemu-system-x86 package (CI installs it)", err)
+		t.Fatalf("%v: install Debian's qemu-system-x86 package (apt-get install qemu-system-x86)", err)
 	}
 	const tap = "vnettest0" // unique: QEMU runs in its own network namespace
 	c := startChild(t, exec.Command(qemu, "-machine", "none", "-nodefaults", "-display", "none",
