@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -228,7 +229,7 @@ func TestScanFindsQEMU(t *testing.T) {
 	requireRoot(t, "starts QEMU with a tap in a new network namespace")
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
-		t.Fatalf("%v: install Debian's qemu-system-x86 package (CI installs it)", err)
+		t.Fatalf("%v: install Debian's qemu-system-x86 package (apt-get install qemu-system-x86)", err)
 	}
 	const tap = "vnettest0" // unique: QEMU runs in its own network namespace
 	c := startChild(t, exec.Command(qemu, "-machine", "none", "-nodefaults", "-display", "none",
@@ -246,6 +247,24 @@ func TestScanFindsQEMU(t *testing.T) {
 func TestScanFindsHelperVMM(t *testing.T) {
 	requireRoot(t, "creates a tap in a new network namespace")
 	const tap = "vnethelper0" // unique: the helper runs in its own network namespace
+	c, tid := startFakeVMM(t, tap)
+
+	got, ok := scanFor(t, c.pid())
+	if !ok {
+		t.Fatalf("helper %d not listed", c.pid())
+	}
+	want := VM{Name: "helper-vm", PID: c.pid(), Comm: commOf(os.Args[0]), Taps: []string{tap},
+		Workers: []Thread{{TID: tid, Name: fmt.Sprintf("vhost-%d", c.pid())}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("helper VMM (-want +got):\n%s", diff)
+	}
+	assertGone(t, c)
+}
+
+// startFakeVMM runs the test binary as a VMM named helper-vm holding tap
+// and returns it with the tid of its vhost-<pid> thread.
+func startFakeVMM(t *testing.T, tap string) (*child, int) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "--", "-name", "guest=helper-vm")
 	cmd.Env = append(os.Environ(), helperEnv+"=vmm", helperTapEnv+"="+tap)
 	stdin, err := cmd.StdinPipe()
@@ -264,17 +283,50 @@ func TestScanFindsHelperVMM(t *testing.T) {
 		c.stop()
 		t.Fatalf("helper said %q (%v): %s", line, err, c.stderrText())
 	}
+	return c, tid
+}
 
-	got, ok := scanFor(t, c.pid())
-	if !ok {
-		t.Fatalf("helper %d not listed", c.pid())
+// TestScanSurvivesChurn scans while processes come and go: those that exit
+// mid-scan are skipped and counted as vanished, never as failures, never
+// fail the scan, and never hide the VMM.
+func TestScanSurvivesChurn(t *testing.T) {
+	requireRoot(t, "creates a tap in a new network namespace")
+	c, _ := startFakeVMM(t, "vnetchurn0")
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = exec.Command("/bin/true").Run()
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+
+	// Processes more privileged than this one (the sandbox's init, say)
+	// deny their fds for good; a race must never add to them.
+	_, before, err := (&Scanner{}).Scan()
+	if err != nil {
+		t.Fatalf("scan: %v", err)
 	}
-	want := VM{Name: "helper-vm", PID: c.pid(), Comm: commOf(os.Args[0]), Taps: []string{tap},
-		Workers: []Thread{{TID: tid, Name: fmt.Sprintf("vhost-%d", c.pid())}}}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("helper VMM (-want +got):\n%s", diff)
+	vanished := 0
+	for range 200 {
+		vms, stats, err := (&Scanner{}).Scan()
+		if err != nil {
+			t.Fatalf("scan: %v", err)
+		}
+		if !slices.ContainsFunc(vms, func(vm VM) bool { return vm.PID == c.pid() }) {
+			t.Fatalf("VMM %d missing from a scan with %+v", c.pid(), stats)
+		}
+		if stats.Errors != 0 || stats.PermissionDenied > before.PermissionDenied {
+			t.Fatalf("a race was taken for a failure: %+v, %d denied before", stats, before.PermissionDenied)
+		}
+		vanished += stats.Vanished
 	}
-	assertGone(t, c)
+	t.Logf("%d processes vanished mid-scan over 200 scans", vanished)
 }
 
 // commOf is the comm the kernel gives a program: its base name cut to 15 bytes.
@@ -294,8 +346,16 @@ func TestScanCountsPermissionDenied(t *testing.T) {
 	writeProc(t, root, fakeProcess{pid: 101, comm: "qemu-system-x86", cmdline: []string{"qemu", "-name", "vm2"},
 		fds: map[int]string{3: "/dev/net/tun"}, fdinfo: map[int]string{3: tunInfo("vnet4")}})
 	writeProc(t, root, fakeProcess{pid: 102, comm: "sshd", fds: map[int]string{0: "/dev/null"}})
-	if err := os.Chmod(filepath.Join(root, "101", "fd"), 0o700); err != nil {
+	// 103 denies its fds too, but has exited: proc_pid_readlink answers
+	// EACCES, not ENOENT, for the fds of a reaped process.
+	writeProc(t, root, fakeProcess{pid: 103, comm: "qemu-system-x86", fds: map[int]string{3: "/dev/net/tun"}})
+	if err := os.Remove(filepath.Join(root, "103", "stat")); err != nil {
 		t.Fatal(err)
+	}
+	for _, pid := range []string{"101", "103"} {
+		if err := os.Chmod(filepath.Join(root, pid, "fd"), 0o700); err != nil {
+			t.Fatal(err)
+		}
 	}
 	bin := filepath.Join(dir, "discovery.test")
 	copyExecutable(t, os.Args[0], bin)
@@ -315,7 +375,7 @@ func TestScanCountsPermissionDenied(t *testing.T) {
 	}
 	want := scanReport{
 		VMs:   []VM{{Name: "vm1", PID: 100, Comm: "qemu-system-x86", Taps: []string{"vnet3"}}},
-		Stats: Stats{Processes: 3, VMMs: 1, Taps: 1, PermissionDenied: 1},
+		Stats: Stats{Processes: 4, VMMs: 1, Taps: 1, Vanished: 1, PermissionDenied: 1},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("scan as nobody (-want +got):\n%s", diff)

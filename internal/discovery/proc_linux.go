@@ -4,6 +4,7 @@ package discovery
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +31,14 @@ func openProcDir(root string, pid int) (procDir, error) {
 }
 
 func (d procDir) close() { _ = unix.Close(d.fd) }
+
+// gone reports whether the process has exited: lookups under its directory
+// fail from then on.
+func (d procDir) gone() bool {
+	var st unix.Stat_t
+	err := unix.Fstatat(d.fd, "stat", &st, 0)
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH)
+}
 
 // readInto reads name (relative to d) into buf and returns what fits: the
 // files read this way (comm, stat, fdinfo) are short or only needed in part.

@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -21,6 +22,7 @@ const (
 	macvtapPrefix = "/dev/tap"
 	vhostPrefix   = "vhost-"
 	pfKthread     = 0x00200000 // PF_KTHREAD in the flags field of /proc/<pid>/stat
+	fdChunk       = 256        // fd names read per readdir call
 )
 
 // Scan lists every process that holds at least one /dev/net/tun or
@@ -102,21 +104,33 @@ func (sc *scan) process(pid int) {
 		return
 	}
 	defer d.close()
+	err = sc.examine(d, pid)
+	if errors.Is(err, fs.ErrPermission) && d.gone() {
+		// proc_pid_readlink answers EACCES, not ENOENT, once the process is reaped.
+		sc.stats.Vanished++
+		return
+	}
+	sc.fail(err)
+}
+
+// examine reads the process's fds, then what else a VMM or a vhost kthread
+// needs.
+func (sc *scan) examine(d procDir, pid int) error {
 	fds, err := sc.readFDs(d)
 	switch {
 	case err != nil:
-		sc.fail(err)
+		return err
 	case fds.count == 0:
 		// Kernel threads have no file table; only they can be old vhost workers.
-		sc.fail(sc.checkKthread(d, pid))
+		return sc.checkKthread(d, pid)
 	case len(fds.tunFDs) > 0 || len(fds.macvtaps) > 0:
 		vm, err := sc.readVM(d, pid, fds)
 		if err != nil {
-			sc.fail(err)
-			return
+			return err
 		}
 		sc.vms = append(sc.vms, vm)
 	}
+	return nil
 }
 
 // fail counts a process skipped because of err; nil is no failure.
@@ -142,11 +156,25 @@ func (sc *scan) readFDs(d procDir) (fdTable, error) {
 		return fdTable{}, err
 	}
 	defer dir.Close()
-	names, err := dir.Readdirnames(-1)
-	if err != nil {
-		return fdTable{}, err // names the directory
+	var t fdTable
+	for {
+		// In chunks: a process may hold a million fds.
+		names, err := dir.Readdirnames(fdChunk)
+		if err == io.EOF {
+			return t, nil
+		}
+		if err != nil {
+			return fdTable{}, err // names the directory
+		}
+		t.count += len(names)
+		if err := sc.classifyFDs(dir, names, &t); err != nil {
+			return fdTable{}, err
+		}
 	}
-	t := fdTable{count: len(names)}
+}
+
+// classifyFDs readlinks the named fds and records the tun and macvtap ones.
+func (sc *scan) classifyFDs(dir *os.File, names []string, t *fdTable) error {
 	dirfd := int(dir.Fd())
 	for _, name := range names {
 		n, err := unix.Readlinkat(dirfd, name, sc.link[:])
@@ -154,7 +182,7 @@ func (sc *scan) readFDs(d procDir) (fdTable, error) {
 		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.EINVAL):
 			continue // closed since the readdir, or not a symlink
 		case err != nil:
-			return fdTable{}, fmt.Errorf("readlink %s/%s: %w", dir.Name(), name, err)
+			return fmt.Errorf("readlink %s/%s: %w", dir.Name(), name, err)
 		}
 		target := sc.link[:n]
 		if string(target) == tunDevice {
@@ -163,7 +191,7 @@ func (sc *scan) readFDs(d procDir) (fdTable, error) {
 			t.macvtaps = append(t.macvtaps, ifindex)
 		}
 	}
-	return t, nil
+	return nil
 }
 
 // macvtapIndex returns N for a /dev/tap<N> symlink target.

@@ -4,9 +4,11 @@ package discovery
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -103,6 +105,37 @@ func TestScanFixture(t *testing.T) {
 	}
 	if stats.FirstError == nil || !strings.Contains(stats.FirstError.Error(), filepath.Join(root, "700", "fd")) {
 		t.Errorf("first error %v, want one naming %s/700/fd", stats.FirstError, root)
+	}
+}
+
+// TestScanHugeFDTable checks a table of several readdir chunks, and that
+// only tun fds have their fdinfo read: the others' fdinfo are directories,
+// which would count as errors if read.
+func TestScanHugeFDTable(t *testing.T) {
+	root := t.TempDir()
+	p := fakeProcess{pid: 100, comm: "qemu-system-x86", cmdline: []string{"qemu", "-name", "big"},
+		fds: map[int]string{}, fdinfo: map[int]string{fdChunk*2 + 10: tunInfo("vnet7")}}
+	for fd := range fdChunk*2 + 20 {
+		p.fds[fd] = fmt.Sprintf("socket:[%d]", fd)
+	}
+	p.fds[fdChunk*2+10] = "/dev/net/tun"
+	writeProc(t, root, p)
+	for fd := range p.fds {
+		if _, tun := p.fdinfo[fd]; !tun {
+			mkdir(t, filepath.Join(root, "100", "fdinfo", strconv.Itoa(fd)))
+		}
+	}
+
+	vms, stats, err := (&Scanner{Proc: root}).Scan()
+	if err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	want := []VM{{Name: "big", PID: 100, Comm: "qemu-system-x86", Taps: []string{"vnet7"}}}
+	if diff := cmp.Diff(want, vms); diff != "" {
+		t.Errorf("VMs (-want +got):\n%s", diff)
+	}
+	if want := (Stats{Processes: 1, VMMs: 1, Taps: 1}); stats != want {
+		t.Errorf("stats %+v, want %+v", stats, want)
 	}
 }
 
