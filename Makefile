@@ -6,7 +6,7 @@ DIST  := _build/otelcol-vnetpath
 export PATH := $(TOOLS):$(PATH)
 
 # Debian packages the tests need at run time, and those `make generate` needs.
-TEST_PACKAGES := iproute2 util-linux
+TEST_PACKAGES := iproute2 util-linux qemu-system-x86
 GEN_PACKAGES  := clang llvm libbpf-dev
 
 DIST_INPUTS := $(shell find . -path ./_build -prune -o -path ./.tools -prune -o \( -name '*.go' -o -name '*.o' \) -print) \

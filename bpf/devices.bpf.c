@@ -19,6 +19,8 @@ struct {
 	__type(value, struct vnet_dev_counters);
 } dev_counters SEC(".maps");
 
+VNET_ID_FILTER_MAP(dev_filter);
+
 /* Transmit: the device accepted the packet (rc == NETDEV_TX_OK). A packet
  * dropped inside the driver's xmit, e.g. FULL_RING in tun, returns an error
  * and counts only as a drop. */
@@ -28,7 +30,7 @@ int BPF_PROG(vnet_dev_xmit, struct sk_buff *skb, int rc, struct net_device *dev,
 	struct vnet_dev_key k;
 	struct vnet_dev_counters *c;
 
-	if (rc != 0)
+	if (rc != 0 || !vnet_id_maybe(&dev_filter, dev->ifindex))
 		return 0;
 	vnet_dev_key_of(dev, &k);
 	c = bpf_map_lookup_elem(&dev_counters, &k);
@@ -57,6 +59,8 @@ int BPF_PROG(vnet_dev_receive, struct sk_buff *skb)
 	struct vnet_dev_key k;
 	struct vnet_dev_counters *c;
 
+	if (!vnet_id_maybe(&dev_filter, skb->dev->ifindex))
+		return 0;
 	vnet_dev_key_of(skb->dev, &k);
 	c = bpf_map_lookup_elem(&dev_counters, &k);
 	if (!c)

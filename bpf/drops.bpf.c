@@ -29,6 +29,8 @@ struct {
 
 VNET_ERRORS_MAP(drop_errors);
 
+VNET_ID_FILTER_MAP(drop_filter);
+
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(vnet_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
@@ -36,16 +38,22 @@ int BPF_PROG(vnet_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_
 	struct net_device *dev = skb->dev;
 	__u64 one = 1, *c;
 
-	if (dev)
+	if (dev) {
+		if (!all_devices && !vnet_id_maybe(&drop_filter, dev->ifindex))
+			return 0;
 		vnet_dev_key_of(dev, &k.dev);
-	if (!all_devices && !bpf_map_lookup_elem(&drop_devices, &k.dev))
+	} else if (!all_devices) {
 		return 0;
+	}
 	k.reason = reason;
+	/* A key only exists for a device that passed the filter. */
 	c = bpf_map_lookup_elem(&drop_counts, &k);
 	if (c) {
 		(*c)++;
 		return 0;
 	}
+	if (!all_devices && !bpf_map_lookup_elem(&drop_devices, &k.dev))
+		return 0;
 	if (bpf_map_update_elem(&drop_counts, &k, &one, BPF_NOEXIST) == -E2BIG)
 		vnet_count_error(&drop_errors, VNET_ERR_MAP_FULL);
 	return 0;

@@ -76,6 +76,34 @@ static __always_inline void vnet_dev_key_of(const struct net_device *dev, struct
 	k->ifindex = dev->ifindex;
 }
 
+/* A cheap pre-filter before hash lookups, which cost tens of ns on every
+ * event: bit id % 4096 is set by user space when some watched device has
+ * that ifindex (or worker that TID). A single array slot, so the lookup is
+ * inlined to a pointer. */
+#define VNET_ID_FILTER_WORDS 64
+
+struct vnet_id_filter {
+	__u64 bits[VNET_ID_FILTER_WORDS];
+};
+
+#define VNET_ID_FILTER_MAP(name)                                              \
+	struct {                                                               \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                              \
+		__uint(max_entries, 1);                                        \
+		__type(key, __u32);                                            \
+		__type(value, struct vnet_id_filter);                         \
+	} name SEC(".maps")
+
+static __always_inline bool vnet_id_maybe(void *filter_map, __u32 ifindex)
+{
+	__u32 zero = 0;
+	struct vnet_id_filter *f = bpf_map_lookup_elem(filter_map, &zero);
+
+	if (!f)
+		return false;
+	return (f->bits[(ifindex >> 6) & (VNET_ID_FILTER_WORDS - 1)] >> (ifindex & 63)) & 1;
+}
+
 /* Overflow slots shared by the groups' `<group>_errors` per-CPU arrays. */
 enum vnet_error {
 	VNET_ERR_MAP_FULL = 0,

@@ -26,6 +26,10 @@ struct {
 	__type(value, struct vnet_hist);
 } worker_wait SEC(".maps");
 
+/* Bit tid % 4096 set for worker TIDs: most context switches are not a
+ * worker's and stop here, before the hash lookups. */
+VNET_ID_FILTER_MAP(worker_filter);
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
@@ -37,8 +41,11 @@ SEC("tp_btf/sched_wakeup")
 int BPF_PROG(vnet_worker_wakeup, struct task_struct *p)
 {
 	__u32 tid = p->pid;
-	struct vnet_worker *w = bpf_map_lookup_elem(&workers, &tid);
+	struct vnet_worker *w;
 
+	if (!vnet_id_maybe(&worker_filter, tid))
+		return 0;
+	w = bpf_map_lookup_elem(&workers, &tid);
 	if (w && !w->runnable_since)
 		w->runnable_since = bpf_ktime_get_ns();
 	return 0;
@@ -47,12 +54,18 @@ int BPF_PROG(vnet_worker_wakeup, struct task_struct *p)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(vnet_worker_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u64 now = bpf_ktime_get_ns();
 	__u32 prev_tid = prev->pid, next_tid = next->pid;
+	bool prev_maybe = vnet_id_maybe(&worker_filter, prev_tid);
+	bool next_maybe = vnet_id_maybe(&worker_filter, next_tid);
+	struct vnet_worker *w = 0;
 	struct vnet_hist *h;
-	struct vnet_worker *w;
+	__u64 now;
 
-	w = bpf_map_lookup_elem(&workers, &prev_tid);
+	if (!prev_maybe && !next_maybe)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (prev_maybe)
+		w = bpf_map_lookup_elem(&workers, &prev_tid);
 	if (w) {
 		if (w->on_cpu_since) {
 			h = bpf_map_lookup_elem(&worker_runtime, &prev_tid);
@@ -65,7 +78,7 @@ int BPF_PROG(vnet_worker_switch, bool preempt, struct task_struct *prev, struct 
 			w->runnable_since = now;
 	}
 
-	w = bpf_map_lookup_elem(&workers, &next_tid);
+	w = next_maybe ? bpf_map_lookup_elem(&workers, &next_tid) : 0;
 	if (w) {
 		if (w->runnable_since) {
 			h = bpf_map_lookup_elem(&worker_wait, &next_tid);

@@ -27,6 +27,11 @@ type devicesVnetDevKey struct {
 	Ifindex uint32
 }
 
+type devicesVnetIdFilter struct {
+	_    structs.HostLayout
+	Bits [64]uint64
+}
+
 // loadDevices returns the embedded CollectionSpec for devices.
 func loadDevices() (*ebpf.CollectionSpec, error) {
 	reader := bytes.NewReader(_DevicesBytes)
@@ -78,6 +83,7 @@ type devicesProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type devicesMapSpecs struct {
 	DevCounters *ebpf.MapSpec `ebpf:"dev_counters"`
+	DevFilter   *ebpf.MapSpec `ebpf:"dev_filter"`
 }
 
 // devicesVariableSpecs contains global variables before they are loaded into the kernel.
@@ -107,11 +113,13 @@ func (o *devicesObjects) Close() error {
 // It can be passed to loadDevicesObjects or ebpf.CollectionSpec.LoadAndAssign.
 type devicesMaps struct {
 	DevCounters *ebpf.Map `ebpf:"dev_counters"`
+	DevFilter   *ebpf.Map `ebpf:"dev_filter"`
 }
 
 func (m *devicesMaps) Close() error {
 	return _DevicesClose(
 		m.DevCounters,
+		m.DevFilter,
 	)
 }
 

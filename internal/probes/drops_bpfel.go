@@ -26,6 +26,11 @@ type dropsVnetDropKey struct {
 	Pad    uint32
 }
 
+type dropsVnetIdFilter struct {
+	_    structs.HostLayout
+	Bits [64]uint64
+}
+
 // loadDrops returns the embedded CollectionSpec for drops.
 func loadDrops() (*ebpf.CollectionSpec, error) {
 	reader := bytes.NewReader(_DropsBytes)
@@ -78,6 +83,7 @@ type dropsMapSpecs struct {
 	DropCounts  *ebpf.MapSpec `ebpf:"drop_counts"`
 	DropDevices *ebpf.MapSpec `ebpf:"drop_devices"`
 	DropErrors  *ebpf.MapSpec `ebpf:"drop_errors"`
+	DropFilter  *ebpf.MapSpec `ebpf:"drop_filter"`
 }
 
 // dropsVariableSpecs contains global variables before they are loaded into the kernel.
@@ -110,6 +116,7 @@ type dropsMaps struct {
 	DropCounts  *ebpf.Map `ebpf:"drop_counts"`
 	DropDevices *ebpf.Map `ebpf:"drop_devices"`
 	DropErrors  *ebpf.Map `ebpf:"drop_errors"`
+	DropFilter  *ebpf.Map `ebpf:"drop_filter"`
 }
 
 func (m *dropsMaps) Close() error {
@@ -117,6 +124,7 @@ func (m *dropsMaps) Close() error {
 		m.DropCounts,
 		m.DropDevices,
 		m.DropErrors,
+		m.DropFilter,
 	)
 }
 

@@ -25,6 +25,11 @@ type ringVnetHist struct {
 	SumNs uint64
 }
 
+type ringVnetIdFilter struct {
+	_    structs.HostLayout
+	Bits [64]uint64
+}
+
 type ringVnetInflight struct {
 	_          structs.HostLayout
 	EnqueuedNs uint64
@@ -83,6 +88,7 @@ type ringProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type ringMapSpecs struct {
 	RingErrors    *ebpf.MapSpec `ebpf:"ring_errors"`
+	RingFilter    *ebpf.MapSpec `ebpf:"ring_filter"`
 	RingInflight  *ebpf.MapSpec `ebpf:"ring_inflight"`
 	RingResidence *ebpf.MapSpec `ebpf:"ring_residence"`
 }
@@ -91,6 +97,7 @@ type ringMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ringVariableSpecs struct {
+	RingSampleMask *ebpf.VariableSpec `ebpf:"ring_sample_mask"`
 }
 
 // ringObjects contains all objects after they have been loaded into the kernel.
@@ -114,6 +121,7 @@ func (o *ringObjects) Close() error {
 // It can be passed to loadRingObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ringMaps struct {
 	RingErrors    *ebpf.Map `ebpf:"ring_errors"`
+	RingFilter    *ebpf.Map `ebpf:"ring_filter"`
 	RingInflight  *ebpf.Map `ebpf:"ring_inflight"`
 	RingResidence *ebpf.Map `ebpf:"ring_residence"`
 }
@@ -121,6 +129,7 @@ type ringMaps struct {
 func (m *ringMaps) Close() error {
 	return _RingClose(
 		m.RingErrors,
+		m.RingFilter,
 		m.RingInflight,
 		m.RingResidence,
 	)
@@ -130,6 +139,7 @@ func (m *ringMaps) Close() error {
 //
 // It can be passed to loadRingObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ringVariables struct {
+	RingSampleMask *ebpf.Variable `ebpf:"ring_sample_mask"`
 }
 
 // ringPrograms contains all programs after they have been loaded into the kernel.

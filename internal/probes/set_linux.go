@@ -146,6 +146,8 @@ func attach(prog *ebpf.Program, ps *ebpf.ProgramSpec) (link.Link, error) {
 	switch {
 	case ps.Type == ebpf.Tracing && ps.AttachType == ebpf.AttachTraceRawTp:
 		return link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
+	case ps.Type == ebpf.RawTracepoint:
+		return link.AttachRawTracepoint(link.RawTracepointOptions{Name: ps.AttachTo, Program: prog})
 	default:
 		return nil, fmt.Errorf("unsupported program type %s/%s", ps.Type, ps.AttachType)
 	}
@@ -197,8 +199,10 @@ func loadModuleSpecs() []*btf.Spec {
 // errMissingHook marks a hook the kernel does not have.
 var errMissingHook = errors.New("hook not found in this kernel")
 
+// check finds the tracepoint of a tp_btf or raw_tp program; both kinds
+// name it in their section and the kernel's BTF lists it.
 func (h *hookFinder) check(ps *ebpf.ProgramSpec) error {
-	if ps.Type != ebpf.Tracing || ps.AttachType != ebpf.AttachTraceRawTp {
+	if ps.Type != ebpf.RawTracepoint && (ps.Type != ebpf.Tracing || ps.AttachType != ebpf.AttachTraceRawTp) {
 		return nil
 	}
 	if h.err != nil {
@@ -214,11 +218,11 @@ func (h *hookFinder) check(ps *ebpf.ProgramSpec) error {
 func explain(err error) string {
 	var verr *ebpf.VerifierError
 	switch {
-	case errors.Is(err, os.ErrPermission):
-		return "permission denied: run as root, or grant CAP_BPF and CAP_PERFMON (" + err.Error() + ")"
-	case errors.As(err, &verr):
+	case errors.As(err, &verr) && len(verr.Log) > 0:
 		// The last lines of the verifier log carry the rejection.
 		return "rejected by the verifier: " + strings.Join(lastLines(verr.Log, 3), " | ")
+	case errors.Is(err, os.ErrPermission):
+		return "permission denied: run as root, or grant CAP_BPF and CAP_PERFMON (" + err.Error() + ")"
 	default:
 		return err.Error()
 	}

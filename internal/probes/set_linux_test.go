@@ -86,6 +86,25 @@ func TestOpenAttachesAndCloseUnloads(t *testing.T) {
 	}
 }
 
+// TestNonDefaultConstantsLoad: constants change which branches the verifier
+// walks, so every group must also load with them set.
+func TestNonDefaultConstantsLoad(t *testing.T) {
+	testenv.RequireRoot(t)
+	set := Open(zap.NewNop(), Options{
+		Constants: map[string]any{"all_devices": true, "ring_sample_mask": uint64(15)},
+		MapSizes:  map[string]uint32{"ring_inflight": 128, "drop_counts": 64},
+	})
+	t.Cleanup(func() { _ = set.Close() })
+	for _, st := range set.Status() {
+		if !st.Active {
+			t.Errorf("group %s disabled: %s", st.Group, st.Reason)
+		}
+	}
+	if got := set.Group(Ring).Map("ring_inflight").MaxEntries(); got != 128 {
+		t.Errorf("ring_inflight sized %d, want 128", got)
+	}
+}
+
 func TestMissingHookDisablesOnlyItsGroup(t *testing.T) {
 	testenv.RequireRoot(t)
 	core, logs := observer.New(zap.InfoLevel)

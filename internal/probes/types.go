@@ -12,6 +12,15 @@ type Hist struct {
 	SumNs uint64
 }
 
+// IDFilter is struct vnet_dev_filter: bit ifindex % 4096 set when some
+// VM-facing device has that ifindex, a pre-filter before hash lookups.
+type IDFilter [64]uint64
+
+// Set marks an ifindex.
+func (f *IDFilter) Set(ifindex uint32) {
+	f[(ifindex>>6)&63] |= 1 << (ifindex & 63)
+}
+
 // DevKey is struct vnet_dev_key: a device in a network namespace.
 type DevKey struct {
 	NetNS   uint32

@@ -19,6 +19,11 @@ type workersVnetHist struct {
 	SumNs uint64
 }
 
+type workersVnetIdFilter struct {
+	_    structs.HostLayout
+	Bits [64]uint64
+}
+
 type workersVnetWorker struct {
 	_             structs.HostLayout
 	RunnableSince uint64
@@ -75,6 +80,7 @@ type workersProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type workersMapSpecs struct {
+	WorkerFilter  *ebpf.MapSpec `ebpf:"worker_filter"`
 	WorkerRuntime *ebpf.MapSpec `ebpf:"worker_runtime"`
 	WorkerWait    *ebpf.MapSpec `ebpf:"worker_wait"`
 	Workers       *ebpf.MapSpec `ebpf:"workers"`
@@ -106,6 +112,7 @@ func (o *workersObjects) Close() error {
 //
 // It can be passed to loadWorkersObjects or ebpf.CollectionSpec.LoadAndAssign.
 type workersMaps struct {
+	WorkerFilter  *ebpf.Map `ebpf:"worker_filter"`
 	WorkerRuntime *ebpf.Map `ebpf:"worker_runtime"`
 	WorkerWait    *ebpf.Map `ebpf:"worker_wait"`
 	Workers       *ebpf.Map `ebpf:"workers"`
@@ -113,6 +120,7 @@ type workersMaps struct {
 
 func (m *workersMaps) Close() error {
 	return _WorkersClose(
+		m.WorkerFilter,
 		m.WorkerRuntime,
 		m.WorkerWait,
 		m.Workers,

@@ -66,6 +66,10 @@ type DropsConfig struct {
 type RingConfig struct {
 	// MaxAge forgets a packet whose dequeue from a tap ring was never seen.
 	MaxAge time.Duration `mapstructure:"max_age"`
+	// SampleEvery follows one packet in this many (a power of two) into
+	// the tap rings; 1 follows all. Each followed packet costs two clock
+	// reads and a map lookup on the worker's CPU.
+	SampleEvery uint32 `mapstructure:"sample_every"`
 }
 
 // WorkersConfig selects the VM worker threads.
@@ -130,6 +134,9 @@ func (c *Config) Validate() error {
 		if !contains(softirqVectors, v) {
 			errs = append(errs, fmt.Errorf("softirq.histogram_vectors[%d]: unknown vector %q; allowed: %s", i, v, strings.Join(softirqVectors, ", ")))
 		}
+	}
+	if n := c.Ring.SampleEvery; n == 0 || n&(n-1) != 0 {
+		errs = append(errs, fmt.Errorf("ring.sample_every: %d is not a power of two (1, 2, 4, ... ; 1 follows every packet)", n))
 	}
 	if c.Ring.MaxAge <= 0 {
 		errs = append(errs, fmt.Errorf("ring.max_age: must be positive, got %v", c.Ring.MaxAge))

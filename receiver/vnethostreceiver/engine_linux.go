@@ -228,6 +228,24 @@ func (e *engine) syncDevices(ctx context.Context, want map[probes.DevKey]devInfo
 		}
 	}
 	e.devices = want
+	e.writeFilters(ctx, want)
+}
+
+// writeFilters publishes the ifindex pre-filter of the device-keyed groups.
+// Entries are inserted before and removed after it changes, so no packet
+// of a VM-facing device passes the filter without finding its entry.
+func (e *engine) writeFilters(ctx context.Context, devs map[probes.DevKey]devInfo) {
+	var f probes.IDFilter
+	for k := range devs {
+		f.Set(k.Ifindex)
+	}
+	for group, name := range map[string]string{probes.Devices: "dev_filter", probes.Drops: "drop_filter", probes.Ring: "ring_filter"} {
+		if g := e.set.Group(group); g != nil {
+			if err := g.Map(name).Put(uint32(0), f); err != nil {
+				e.mapError(ctx, g.Map(name), err)
+			}
+		}
+	}
 }
 
 func (e *engine) syncWorkers(ctx context.Context, want map[uint32]workerInfo) {
@@ -258,6 +276,13 @@ func (e *engine) syncWorkers(ctx context.Context, want map[uint32]workerInfo) {
 		}
 	}
 	e.workers = want
+	var f probes.IDFilter
+	for tid := range want {
+		f.Set(tid)
+	}
+	if err := g.Map("worker_filter").Put(uint32(0), f); err != nil {
+		e.mapError(ctx, g.Map("worker_filter"), err)
+	}
 }
 
 // forgetGone removes kernel-inserted entries of devices that no longer exist

@@ -32,7 +32,7 @@ func createDefaultConfig() component.Config {
 		Probes:               probes.Names(),
 		Interfaces:           InterfacesConfig{Include: []string{"vnet*", "tap*", "macvtap*"}},
 		Softirq:              SoftirqConfig{HistogramVectors: []string{"NET_RX", "NET_TX"}},
-		Ring:                 RingConfig{MaxAge: 10 * time.Second},
+		Ring:                 RingConfig{MaxAge: 10 * time.Second, SampleEvery: 16},
 		Workers:              WorkersConfig{Threads: []string{"vhost-*"}},
 		Discovery:            DiscoveryConfig{Interval: 10 * time.Second},
 		Maps:                 MapsConfig{Devices: 1024, DropKeys: 4096, Inflight: 65536, Workers: 4096, VMMs: 1024},

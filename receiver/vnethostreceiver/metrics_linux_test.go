@@ -115,6 +115,7 @@ func hasAll(key string, pairs []string) bool {
 func labConfig() *Config {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Discovery.Interval = 500 * time.Millisecond
+	cfg.Ring.SampleEvery = 1 // exact residence counts
 	return cfg
 }
 

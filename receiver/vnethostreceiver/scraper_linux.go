@@ -64,7 +64,7 @@ func (s *hostScraper) start(ctx context.Context, _ component.Host) error {
 	s.probes = probes.Open(s.logger, probes.Options{
 		Groups:      s.cfg.Probes,
 		MapSizes:    s.cfg.Maps.sizes(),
-		Constants:   map[string]any{"all_devices": s.cfg.Drops.AllDevices},
+		Constants:   map[string]any{"all_devices": s.cfg.Drops.AllDevices, "ring_sample_mask": uint64(s.cfg.Ring.SampleEvery - 1)},
 		HookRenames: s.cfg.hookRenames,
 	})
 	// Kernel counters start at zero when the programs load.

@@ -85,7 +85,7 @@ func loopbackTraffic(t *testing.T, packets int) {
 	}
 }
 
-func startScraper(t *testing.T, cfg *Config) *hostScraper {
+func startScraper(t testing.TB, cfg *Config) *hostScraper {
 	t.Helper()
 	s := newHostScraper(cfg, receivertest.NewNopSettings(metadata.Type))
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))

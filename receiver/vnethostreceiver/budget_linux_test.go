@@ -1,0 +1,180 @@
+//go:build linux
+
+package vnethostreceiver
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"golang.org/x/sys/unix"
+
+	"github.com/vnetpath/vnetpath/internal/testenv"
+	"github.com/vnetpath/vnetpath/internal/vmlab"
+	"github.com/vnetpath/vnetpath/internal/vmlab/vmmctl"
+	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
+)
+
+// Budgets from the design brief, checked by `make bench`.
+const (
+	maxNsPerEvent   = 150  // mean BPF run time per event on the hot programs
+	minPacketRate   = 1e5  // packets/s the lab must push while measuring it
+	minThroughputOK = 0.95 // lab TCP throughput with the receiver / without
+)
+
+// hotPrograms run for every packet on the host.
+var hotPrograms = []string{"vnet_dev_xmit", "vnet_dev_receive", "vnet_kfree_skb", "vnet_ring_enqueue", "vnet_ring_dequeue", "vnet_ring_drop"}
+
+// BenchmarkBPFCostPerEvent pushes UDP through the lab with every probe group
+// attached and reports each program's mean run time per event from the
+// kernel's bpf_stats (run_time_ns / run_cnt).
+func BenchmarkBPFCostPerEvent(b *testing.B) {
+	testenv.RequireRoot(b)
+	stats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+	require.NoError(b, err)
+	defer stats.Close()
+	lab := vmlab.NewT(b, vmlab.Options{})
+	vm := lab.VM(0)
+	// The production defaults (ring sampling included), not the tests' exact settings.
+	cfg := createDefaultConfig().(*Config)
+	s := startScraper(b, cfg)
+	progs := s.probes.Programs()
+	before := programStats(b, progs)
+
+	rx, err := vmlab.ListenUDP(vm.Guest(), 0)
+	require.NoError(b, err)
+	defer rx.Close()
+	// Two senders keep both CPUs busy; every other round the VMM is paused,
+	// so the tap drops most of the round (FULL_RING) and the drop path is
+	// measured too.
+	send := func() int {
+		var wg sync.WaitGroup
+		counts := make([]int, 2)
+		for i := range counts {
+			wg.Go(func() {
+				n, err := vmlab.SendUDP(context.Background(), lab.Client(), rx.Addr(), vmlab.UDPSpec{Count: 20000, Size: 64})
+				require.NoError(b, err)
+				counts[i] = n
+			})
+		}
+		wg.Wait()
+		return counts[0] + counts[1]
+	}
+	b.ResetTimer()
+	start := time.Now()
+	sent := 0
+	for i := range b.N {
+		if i%2 == 1 {
+			require.NoError(b, vm.Control.Pause(vmmctl.ToGuest))
+		}
+		sent += send()
+		require.NoError(b, vm.Control.Resume(vmmctl.ToGuest))
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	after := programStats(b, progs)
+
+	rate := float64(sent) / elapsed.Seconds()
+	b.ReportMetric(rate, "packets/s")
+	b.Logf("lab pushed %.0f packets/s", rate)
+	var idle []string
+	names := make([]string, 0, len(progs))
+	for name := range progs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		d := after[name].sub(before[name])
+		if d.runs < 1000 {
+			idle = append(idle, name)
+			continue
+		}
+		ns := float64(d.runtime.Nanoseconds()) / float64(d.runs)
+		b.ReportMetric(ns, "ns/event:"+name)
+		b.Logf("%-20s %6.0f ns/event over %d events", name, ns, d.runs)
+		if slices.Contains(hotPrograms, name) && ns > maxNsPerEvent {
+			b.Errorf("%s: %.0f ns per event over %d events, budget %d ns", name, ns, d.runs, maxNsPerEvent)
+		}
+	}
+	b.Logf("programs with too few events for a mean (no KVM guests here): %s", strings.Join(idle, ", "))
+	if rate < minPacketRate {
+		b.Logf("the lab pushed %.0f packets/s, below the %.0f the budget is stated at", rate, minPacketRate)
+	}
+}
+
+type progStat struct {
+	runtime time.Duration
+	runs    uint64
+}
+
+func (p progStat) sub(o progStat) progStat { return progStat{p.runtime - o.runtime, p.runs - o.runs} }
+
+func programStats(tb testing.TB, progs map[string]*ebpf.Program) map[string]progStat {
+	tb.Helper()
+	out := map[string]progStat{}
+	for name, p := range progs {
+		st, err := p.Stats()
+		require.NoError(tb, err)
+		out[name] = progStat{st.Runtime, st.RunCount}
+	}
+	return out
+}
+
+// BenchmarkLabThroughputWithReceiver runs the same TCP transfer into a lab VM
+// with and without every probe group attached, alternating, and reports the
+// ratio of the median throughputs.
+func BenchmarkLabThroughputWithReceiver(b *testing.B) {
+	testenv.RequireRoot(b)
+	lab := vmlab.NewT(b, vmlab.Options{})
+	vm := lab.VM(0)
+	const size = 64 << 20
+	transfer := func() float64 {
+		start := time.Now()
+		res, err := vmlab.TCPBulk(context.Background(), lab.Client(), vm.Guest(), size)
+		require.NoError(b, err)
+		require.True(b, res.Exact(), "transfer not byte-exact")
+		return float64(size) / time.Since(start).Seconds()
+	}
+	transfer() // warm up the path
+	var without, with []float64
+	b.ResetTimer()
+	for range max(b.N, 5) {
+		without = append(without, transfer())
+		s := newHostScraper(labConfig(), receivertest.NewNopSettings(metadata.Type))
+		require.NoError(b, s.start(context.Background(), componenttest.NewNopHost()))
+		with = append(with, transfer())
+		require.NoError(b, s.shutdown(context.Background()))
+	}
+	b.StopTimer()
+	ratio := median(with) / median(without)
+	b.ReportMetric(median(without)/1e6, "MB/s-without")
+	b.ReportMetric(median(with)/1e6, "MB/s-with")
+	b.ReportMetric(ratio, "ratio")
+	b.Logf("without %s MB/s, with %s MB/s", fmtRates(without), fmtRates(with))
+	if ratio < minThroughputOK {
+		b.Errorf("throughput with the receiver is %.3f of without, budget %.2f", ratio, minThroughputOK)
+	}
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func fmtRates(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.0f", x/1e6)
+	}
+	return strings.Join(parts, " ")
+}
