@@ -5,10 +5,10 @@ package vnethostreceiver
 import (
 	"context"
 	"fmt"
-	"sync"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
