@@ -65,7 +65,13 @@ func openNamespace(path string) (*namespace, error) {
 		h.Close()
 		return nil, fmt.Errorf("stat %s: %w", name, err)
 	}
-	handle, err := netlink.NewHandleAt(h)
+	// The own namespace needs no setns (and so no CAP_SYS_ADMIN).
+	var handle *netlink.Handle
+	if path == "" {
+		handle, err = netlink.NewHandle()
+	} else {
+		handle, err = netlink.NewHandleAt(h)
+	}
 	if err != nil {
 		h.Close()
 		return nil, fmt.Errorf("netlink in %s: %w", name, err)
@@ -75,14 +81,17 @@ func openNamespace(path string) (*namespace, error) {
 
 func (w *Watcher) subscribe(ns *namespace) error {
 	updates := make(chan netlink.LinkUpdate, 64)
-	err := netlink.LinkSubscribeWithOptions(updates, w.done, netlink.LinkSubscribeOptions{
-		Namespace: &ns.ns,
+	opts := netlink.LinkSubscribeOptions{
 		ErrorCallback: func(err error) {
 			w.mu.Lock()
 			w.subErrs = append(w.subErrs, fmt.Errorf("link updates in %q: %w", ns.path, err))
 			w.mu.Unlock()
 		},
-	})
+	}
+	if ns.path != "" {
+		opts.Namespace = &ns.ns
+	}
+	err := netlink.LinkSubscribeWithOptions(updates, w.done, opts)
 	if err != nil {
 		return fmt.Errorf("subscribe to links in %q: %w", ns.path, err)
 	}
