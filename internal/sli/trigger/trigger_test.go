@@ -102,8 +102,8 @@ func TestStateMachine(t *testing.T) {
 			states: "FoFoooF", evts: "+-h...+",
 		},
 		{
-			name: "flapping input fires once",
-			spec: Spec{Threshold: 1, Recover: 1, For: 1, Cooldown: 30 * time.Second},
+			name:   "flapping input fires once",
+			spec:   Spec{Threshold: 1, Recover: 1, For: 1, Cooldown: 30 * time.Second},
 			values: []float64{2, 0, 2, 0, 2, 0, 2, 0, 2, 0},
 			states: "FoFoFoFoFo", evts: "+-h.h.h.h.",
 		},
