@@ -80,7 +80,9 @@ func (p *sliProcessor) evaluate(ctx context.Context) {
 
 // advance closes the intervals that ended by now and returns the last.
 // A late tick (a slow downstream, a paused process) closes several at
-// once, the missed ones empty, so windows stay aligned to the clock.
+// once: the pending data goes to the first, the interval it arrived in
+// (ingestion stamped it so), and the rest close empty, so windows stay
+// aligned with the clock.
 func (p *sliProcessor) advance(now time.Time) int64 {
 	ended := int64((now.Sub(p.epoch) + p.eval/2) / p.eval)
 	k := max(ended-1-p.closed, 1)
@@ -96,57 +98,55 @@ func (p *sliProcessor) advance(now time.Time) int64 {
 	return p.closed
 }
 
-// close pushes the intervals from..to into the group's rings: empty ones
-// for all but the last, which gets the pending vector.
+// close pushes the pending vector as interval from and empty intervals
+// up to to into the group's rings.
 func (ind *indicator) close(g *group, from, to int64) {
-	if from < to {
-		empty := make([]float64, len(g.pending))
-		e := ind.ring.Empty()
-		for i := range empty {
-			empty[i] = e
-		}
-		// Pushing more empty intervals than a window holds changes nothing.
-		var longest int64
-		for _, l := range ind.layouts {
-			longest = max(longest, l.Slots*l.TicksPerSlot)
-		}
-		for t := max(from, to-longest); t < to; t++ {
-			for i, l := range ind.layouts {
-				g.rings[i].Push(l, t, empty)
-			}
-		}
-	}
 	for i, l := range ind.layouts {
-		g.rings[i].Push(l, to, g.pending)
+		g.rings[i].Push(l, from, g.pending)
 	}
 	ind.clearPending(g)
+	if from == to {
+		return
+	}
+	for i, l := range ind.layouts {
+		// Past one turn of the ring more empty intervals change nothing;
+		// starting on a slot boundary makes every slot start afresh.
+		start := to - l.Slots*l.TicksPerSlot + 1
+		start -= start % l.TicksPerSlot
+		for t := max(from+1, start); t <= to; t++ {
+			g.rings[i].Push(l, t, g.pending) // cleared: the empty vector
+		}
+	}
 }
 
-// value computes the indicator over one window for a group.
-func (p *sliProcessor) value(ind *indicator, g *group, li int, n int64) (float64, bool) {
-	if g.rings == nil {
-		return 0, false
+// value computes the indicator over one window for a group. ok is false
+// when the window holds no data point (stale) or no event to compute a
+// value from (an empty histogram, a gauge without samples).
+func (p *sliProcessor) value(ind *indicator, g *group, li int, n int64) (v float64, ok, stale bool) {
+	if g.rings == nil || n-g.seen >= ind.layouts[li].Ticks {
+		return 0, false, true
 	}
-	v := g.rings[li].Value()
+	vec := g.rings[li].Value()
 	switch ind.kind {
 	case ratioKind:
-		return slo.ErrorRatio(v[0], v[1]), true
+		return slo.ErrorRatio(vec[0], vec[1]), true, false
 	case rateKind:
 		covered := ind.layouts[li].Covered(n, g.first)
 		if covered == 0 {
-			return 0, false
+			return 0, false, false
 		}
-		return v[0] / (float64(covered) * p.eval.Seconds()), true
+		return vec[0] / (float64(covered) * p.eval.Seconds()), true, false
 	case quantileKind:
-		return ind.quantile(g, v)
+		v, ok = ind.quantile(g, vec)
+		return v, ok, false
 	default:
 		if ind.ring == window.Sum {
-			if v[1] == 0 {
-				return 0, false
+			if vec[1] == 0 {
+				return 0, false, false
 			}
-			return v[0] / v[1], true
+			return vec[0] / vec[1], true, false
 		}
-		return v[0], !math.IsInf(v[0], 0)
+		return vec[0], !math.IsInf(vec[0], 0), false
 	}
 }
 
@@ -157,7 +157,7 @@ func (p *sliProcessor) evaluateIndicator(ind *indicator, n int64, now time.Time,
 		}
 		if ev.out != nil {
 			for _, li := range ind.emit {
-				if v, ok := p.value(ind, g, li, n); ok {
+				if v, ok, _ := p.value(ind, g, li, n); ok {
 					dp := ev.out.point(ev.out.sli, g)
 					dp.SetDoubleValue(v)
 					dp.Attributes().PutStr(attrIndicator, ind.name)
@@ -173,9 +173,9 @@ func (p *sliProcessor) evaluateIndicator(ind *indicator, n int64, now time.Time,
 }
 
 func (p *sliProcessor) stepTrigger(ind *indicator, g *group, ti int, t *triggerPlan, n int64, now time.Time, ev *evaluation) {
-	v, ok := p.value(ind, g, t.layout, n)
+	v, ok, stale := p.value(ind, g, t.layout, n)
 	m := &g.machines[ti]
-	o := m.Step(&t.spec, trigger.Input{Now: now, Value: v, HasValue: ok, NoData: n-g.seen >= t.noDataTick})
+	o := m.Step(&t.spec, trigger.Input{Now: now, Value: v, HasValue: ok, Stale: stale, NoData: n-g.seen >= t.noDataTick})
 	enteredFiring := false
 	for k := 0; k < o.N; k++ {
 		tr := o.Transitions[k]

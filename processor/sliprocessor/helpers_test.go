@@ -37,6 +37,8 @@ type harness struct {
 	tel       *componenttest.Telemetry
 	logs      *observer.ObservedLogs
 	evaluated chan struct{}
+	manual    bool // no loop: tick evaluates on the test's goroutine
+	stopOnce  sync.Once
 }
 
 // sink keeps every batch of derived metrics.
@@ -76,33 +78,56 @@ func newHarness(t *testing.T, cfgText string) *harness {
 	return newHarnessConfig(t, loadConfig(t, cfgText))
 }
 
+// newManualHarness builds a processor that is not started: no loop and no
+// action workers, evaluations run on the test's goroutine. Long runs of
+// ticks are cheaper this way.
+func newManualHarness(t *testing.T, cfgText string) *harness {
+	t.Helper()
+	return build(t, loadConfig(t, cfgText), true)
+}
+
 func newHarnessConfig(t *testing.T, cfg *Config) *harness {
+	t.Helper()
+	return build(t, cfg, false)
+}
+
+func build(t *testing.T, cfg *Config, manual bool) *harness {
 	t.Helper()
 	core, logs := observer.New(zapcore.InfoLevel)
 	tel := componenttest.NewTelemetry()
 	set := metadatatest.NewSettings(tel)
 	set.Logger = zap.New(core)
-	h := &harness{t: t, clk: clock.NewFake(t0), out: &sink{}, tel: tel, logs: logs, evaluated: make(chan struct{})}
+	h := &harness{t: t, clk: clock.NewFake(t0), out: &sink{}, tel: tel, logs: logs, evaluated: make(chan struct{}), manual: manual}
 	p, err := newProcessor(set, cfg, h.out, h.clk)
 	require.NoError(t, err)
-	p.evaluated = func() { h.evaluated <- struct{}{} }
 	h.p = p
-	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	if !manual {
+		p.evaluated = func() { h.evaluated <- struct{}{} }
+		require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	}
 	t.Cleanup(func() {
-		require.NoError(t, p.Shutdown(context.Background()))
+		h.stop()
 		require.NoError(t, tel.Shutdown(context.Background()))
 	})
 	return h
 }
 
+// stop shuts the processor down once; queued actions have run after it.
+func (h *harness) stop() {
+	h.stopOnce.Do(func() { require.NoError(h.t, h.p.Shutdown(context.Background())) })
+}
+
 // consume feeds a batch and checks it passed through unchanged.
 func (h *harness) consume(md pmetric.Metrics) {
 	h.t.Helper()
-	before := pmetric.NewMetrics()
-	md.CopyTo(before)
+	var m pmetric.ProtoMarshaler // bytes compare NaN values too
+	before, err := m.MarshalMetrics(md)
+	require.NoError(h.t, err)
 	out, err := h.p.processMetrics(context.Background(), md)
 	require.NoError(h.t, err)
-	require.Equal(h.t, before, out, "input must pass through unchanged")
+	after, err := m.MarshalMetrics(out)
+	require.NoError(h.t, err)
+	require.Equal(h.t, before, after, "input must pass through unchanged")
 }
 
 // tick advances the clock by n evaluation intervals, waiting for each
@@ -110,6 +135,10 @@ func (h *harness) consume(md pmetric.Metrics) {
 func (h *harness) tick(n int) {
 	for range n {
 		h.clk.Advance(h.p.eval)
+		if h.manual {
+			h.p.evaluate(context.Background())
+			continue
+		}
 		<-h.evaluated
 	}
 }

@@ -11,6 +11,7 @@
 //
 //	any state ── no data for 3 windows ──▶ no_data ── data ──▶ ok
 //
+// A window without any data point holds the state: silence is not health.
 // "breach" is value > above (or < below); "healthy" is value <
 // recover_below (or > recover_above). Between the two thresholds a firing
 // trigger stays firing. Actions run once per episode when firing is
@@ -75,6 +76,9 @@ type Input struct {
 	// histogram), which neither breaches nor prevents recovery.
 	Value    float64
 	HasValue bool
+	// Stale is set when no data point arrived within the window: the
+	// machine holds its state rather than read silence as health.
+	Stale bool
 	// NoData is set when the group saw no data points for 3 windows.
 	NoData bool
 }
@@ -127,6 +131,9 @@ func (m *Machine) Step(spec *Spec, in Input) Outcome {
 			m.set(&o, NoData)
 			m.count, m.notified = 0, false
 		}
+		return o
+	}
+	if in.Stale {
 		return o
 	}
 	if m.state == NoData {

@@ -7,10 +7,11 @@ import (
 	"time"
 )
 
-// nd marks an evaluation without data for 3 windows; nv one whose window
-// holds no events (no value).
+// nd marks an evaluation without data for 3 windows; st one without data
+// in the window; nv one whose window holds no events (no value).
 var (
 	nd = math.Inf(-1)
+	st = math.Inf(1)
 	nv = math.NaN()
 )
 
@@ -23,8 +24,11 @@ func run(spec Spec, values []float64) (states, events string) {
 	var s, e strings.Builder
 	for i, v := range values {
 		in := Input{Now: t0.Add(time.Duration(i) * time.Second), Value: v, HasValue: !math.IsNaN(v)}
-		if v == nd {
+		switch v {
+		case nd:
 			in = Input{Now: in.Now, NoData: true}
+		case st:
+			in = Input{Now: in.Now, Stale: true}
 		}
 		o := m.Step(&spec, in)
 		s.WriteByte("opFrn"[m.State()])
@@ -118,6 +122,20 @@ func TestStateMachine(t *testing.T) {
 			spec:   ringOverflow,
 			values: []float64{hi, hi, hi, nd, nd, lo, hi},
 			states: "ppFnnop", evts: "..+....",
+		},
+		{
+			name: "silence before no_data holds the state",
+			spec: ringOverflow,
+			// Two stale windows keep firing (no recovery from silence),
+			// then no_data.
+			values: []float64{hi, hi, hi, st, st, nd},
+			states: "ppFFFn", evts: "..+...",
+		},
+		{
+			name:   "a stale window does not break a pending count",
+			spec:   ringOverflow,
+			values: []float64{hi, st, hi, hi},
+			states: "pppF", evts: "...+",
 		},
 		{
 			name: "an empty window neither breaches nor blocks recovery",
