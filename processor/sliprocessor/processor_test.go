@@ -160,12 +160,12 @@ indicators:
 	h.tick(1)
 	t2 := h.now()
 	h.consume(sums("vnet.kvm.interrupts",
-		point{vm, boot, t2, 160},                      // +60
-		point{vm, boot, t2, 999},                      // duplicate timestamp
-		point{vm, boot, t1, 120},                      // older than the last point
-		point{vm, boot, t2.Add(1), math.NaN()},        // invalid
-		point{vm, boot, t2.Add(2), math.Inf(1)},       // invalid
-		point{vm, boot, t2.Add(3), -5},                // a counter is never negative
+		point{vm, boot, t2, 160},                       // +60
+		point{vm, boot, t2, 999},                       // duplicate timestamp
+		point{vm, boot, t1, 120},                       // older than the last point
+		point{vm, boot, t2.Add(1), math.NaN()},         // invalid
+		point{vm, boot, t2.Add(2), math.Inf(1)},        // invalid
+		point{vm, boot, t2.Add(3), -5},                 // a counter is never negative
 		point{vm, boot, t2.Add(time.Millisecond), 170}, // +10
 	))
 	h.tick(1)
