@@ -18,8 +18,13 @@ func TestNewLayout(t *testing.T) {
 		{5 * time.Minute, time.Second, 60, 5, 300, 5 * time.Second},
 		{time.Hour, time.Second, 60, 60, 3600, time.Minute},
 		{30 * 24 * time.Hour, time.Second, 60, 43200, 2592000, 12 * time.Hour},
-		// 61 intervals in 2-interval slots: 31 slots, up to 62 intervals.
+		// 61 intervals: no width up to 4 divides them; 31 slots of 2 span
+		// up to 62 intervals.
 		{61 * time.Second, time.Second, 31, 2, 62, 2 * time.Second},
+		// 3d at 5m: 864 intervals in 54 slots of 16 (15 would need 58).
+		{72 * time.Hour, 5 * time.Minute, 54, 16, 864, 80 * time.Minute},
+		// 30d at 5m: 8640 intervals in 60 slots of 144 (12h).
+		{720 * time.Hour, 5 * time.Minute, 60, 144, 8640, 12 * time.Hour},
 	}
 	for _, tt := range tests {
 		l, err := NewLayout(tt.window, tt.interval, DefaultMaxSlots)
