@@ -143,7 +143,7 @@ func (ind *indicator) expoRelayout(g *group, scale, lo, hi int32) {
 	nlo, nhi := lo>>uint(scale-ns), hi>>uint(scale-ns)
 	oldScale, oldOff := g.hist.scale, g.hist.offset
 	shift := uint(oldScale - ns)
-	ind.remap(g, 1+int(nhi-nlo), func(i int) int {
+	ind.remap(g, 2+int(nhi-nlo), func(i int) int { // zero bucket + nhi-nlo+1
 		if i == 0 {
 			return 0
 		}
