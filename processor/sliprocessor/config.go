@@ -193,6 +193,21 @@ func (c *Config) Unmarshal(conf *confmap.Conf) error {
 // defaultPeriod is the SLO period when none is set, the SRE workbook's.
 const defaultPeriod = 30 * duration.Day
 
+// maxActionQueueSize bounds the queues, which are allocated at start.
+const maxActionQueueSize = 1 << 16
+
+// minEvaluationInterval keeps the evaluation loop from spinning.
+const minEvaluationInterval = 10 * time.Millisecond
+
+// actionRegistry is the factory's registry; a Config built by hand gets
+// the built-in types.
+func (c *Config) actionRegistry() *action.Registry {
+	if c.registry == nil {
+		c.registry = newRegistry()
+	}
+	return c.registry
+}
+
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
 
 // Validate checks the configuration as a whole: cross references by name,
@@ -202,8 +217,8 @@ func (c *Config) Validate() error {
 	fail := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
 	eval := c.EvaluationInterval.D()
-	if eval <= 0 {
-		fail("evaluation_interval: must be positive, got %v", c.EvaluationInterval)
+	if eval < minEvaluationInterval {
+		fail("evaluation_interval: must be at least %v, got %v", Duration(minEvaluationInterval), c.EvaluationInterval)
 		return errors.Join(errs...) // every window check depends on it
 	}
 	if e := c.EmitInterval.D(); e < 0 || e%eval != 0 {
@@ -215,8 +230,8 @@ func (c *Config) Validate() error {
 	if c.MaxStreams < 0 {
 		fail("max_streams: must not be negative, got %d", c.MaxStreams)
 	}
-	if c.ActionQueueSize < 1 {
-		fail("action_queue_size: must be at least 1, got %d", c.ActionQueueSize)
+	if c.ActionQueueSize < 1 || c.ActionQueueSize > maxActionQueueSize {
+		fail("action_queue_size: must be in [1, %d], got %d", maxActionQueueSize, c.ActionQueueSize)
 	}
 	if c.ActionTimeout.D() <= 0 {
 		fail("action_timeout: must be positive, got %v", c.ActionTimeout)
@@ -330,14 +345,15 @@ func (c *Config) Validate() error {
 		}
 	}
 
-	types := c.registry.Types()
+	registry := c.actionRegistry()
+	types := registry.Types()
 	for _, name := range sortedKeys(c.Actions) {
 		a := c.Actions[name]
 		field := fmt.Sprintf("actions.%s", name)
 		if !namePattern.MatchString(name) {
 			fail("%s: %q is not a valid action name", field, name)
 		}
-		f, ok := c.registry.Factory(a.Type)
+		f, ok := registry.Factory(a.Type)
 		if !ok {
 			fail("%s.type: unknown action type %q; allowed: %s", field, a.Type, list(types))
 			continue

@@ -1,6 +1,7 @@
 package sliprocessor
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,8 +11,11 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/processor/processortest"
 	"gopkg.in/yaml.v3"
 
+	"github.com/vnetpath/vnetpath/internal/sli/clock"
 	"github.com/vnetpath/vnetpath/internal/sli/duration"
 	"github.com/vnetpath/vnetpath/processor/sliprocessor/internal/metadata"
 )
@@ -308,13 +312,13 @@ action_timeout: 0s`,
 			err: "emit_interval: 1.5s is not a multiple of evaluation_interval 1s\n" +
 				"max_series: must be at least 1, got 0\n" +
 				"max_streams: must not be negative, got -1\n" +
-				"action_queue_size: must be at least 1, got 0\n" +
+				"action_queue_size: must be in [1, 65536], got 0\n" +
 				"action_timeout: must be positive, got 0s",
 		},
 		{
 			name: "evaluation_interval zero",
 			yaml: `evaluation_interval: 0s`,
-			err:  "evaluation_interval: must be positive, got 0s",
+			err:  "evaluation_interval: must be at least 10ms, got 0s",
 		},
 	}
 	for _, tt := range tests {
@@ -348,4 +352,35 @@ triggers:
 	assert.Equal(t, 8*time.Minute, cfg.idleTimeout(), "4 x the 2m trigger window beats 5m")
 	cfg.Triggers = nil
 	assert.Equal(t, 5*time.Minute, cfg.idleTimeout())
+}
+
+// A configuration that validates always builds a processor: Validate is
+// the only gate before start.
+func FuzzConfig(f *testing.F) {
+	for _, seed := range []string{
+		base,
+		ringOverflowTrigger,
+		benchConfig,
+		"evaluation_interval: 5m\nindicators: [{name: r, ratio: {bad: e, total: q}}]\nobjectives: [{indicator: r, target: 0.999}]",
+		"evaluation_interval: 7s\nwindows: [14s]\nindicators: [{name: r, ratio: {bad: e, total: q}}]\nobjectives: [{indicator: r, target: 0.5, period: 7d}]",
+		"indicators: [{name: g, gauge: {metric: m, aggregation: max}, windows: [3s]}]\ntriggers: [{name: t, indicator: g, below: 1, recover_above: 2, for: 2}]",
+		"indicators: [{name: p, quantile: {histogram: h, q: 0.5}}]\nactions: {a: {type: log, level: debug}}\ntriggers: [{name: t, indicator: p, above: 1, actions: [a]}]",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		var raw map[string]any
+		if yaml.Unmarshal([]byte(text), &raw) != nil {
+			return
+		}
+		cfg := NewFactory().CreateDefaultConfig().(*Config)
+		if confmap.NewFromStringMap(raw).Unmarshal(cfg) != nil || cfg.Validate() != nil {
+			return
+		}
+		p, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop(), clock.NewFake(t0))
+		if err != nil {
+			t.Fatalf("valid configuration refused at start: %v\n%s", err, text)
+		}
+		require.NoError(t, p.Shutdown(context.Background()))
+	})
 }

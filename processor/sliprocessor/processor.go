@@ -109,10 +109,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Metrics, cl
 // bindActions creates every configured action and the built-in log
 // action when none is named log.
 func (p *sliProcessor) bindActions(set processor.Settings) ([]action.Bound, error) {
-	registry := p.cfg.registry
-	if registry == nil {
-		registry = newRegistry()
-	}
+	registry := p.cfg.actionRegistry()
 	cfgs := map[string]ActionConfig{action.LogType: {Type: action.LogType}}
 	for name, a := range p.cfg.Actions {
 		cfgs[name] = a
