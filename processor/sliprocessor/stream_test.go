@@ -9,7 +9,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
-func ts(sec int) pcommon.Timestamp { return pcommon.NewTimestampFromTime(t0.Add(time.Duration(sec) * time.Second)) }
+func ts(sec int) pcommon.Timestamp {
+	return pcommon.NewTimestampFromTime(t0.Add(time.Duration(sec) * time.Second))
+}
 
 var (
 	since     = pcommon.NewTimestampFromTime(t0)
