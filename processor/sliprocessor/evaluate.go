@@ -55,7 +55,9 @@ func (p *sliProcessor) evaluate(ctx context.Context) {
 	p.mu.Lock()
 	n := p.advance(began)
 	ev := evaluation{}
-	if p.emitEvery <= 1 || (n+1)%p.emitEvery == 0 {
+	// Emit when an emit_interval boundary was crossed, even by a late tick.
+	if slot := (n + 1) / p.emitEvery; slot > p.emitted {
+		p.emitted = slot
 		ev.out = newOutput(began)
 	}
 	for _, ind := range p.indicators {

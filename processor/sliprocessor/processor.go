@@ -31,7 +31,7 @@ type sliProcessor struct {
 	executor  *action.Executor
 
 	eval       time.Duration
-	emitEvery  int64 // evaluations per emission
+	emitEvery  int64 // intervals per emission, at least 1
 	idleTicks  int64
 	maxSeries  int
 	maxStreams int
@@ -49,6 +49,7 @@ type sliProcessor struct {
 	epoch      time.Time         // start of interval 0
 	since      pcommon.Timestamp // counters started after this count from zero
 	closed     int64             // last closed interval
+	emitted    int64             // emit_interval periods emitted
 	series     int
 	streams    int
 	keyBuf     []byte
@@ -79,7 +80,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Metrics, cl
 		next:       next,
 		telemetry:  tb,
 		eval:       cfg.EvaluationInterval.D(),
-		emitEvery:  int64(cfg.EmitInterval.D() / cfg.EvaluationInterval.D()),
+		emitEvery:  max(1, int64(cfg.EmitInterval.D()/cfg.EvaluationInterval.D())),
 		idleTicks:  int64(cfg.idleTimeout() / cfg.EvaluationInterval.D()),
 		maxSeries:  cfg.MaxSeries,
 		maxStreams: cfg.maxStreams(),
