@@ -169,3 +169,58 @@ func BenchmarkEvaluate(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchGroups), "ns/group")
 }
+
+// BenchmarkIngestHistogram feeds ring residence histograms (8 buckets)
+// for 1000 taps into a p99 indicator with 3 windows.
+func BenchmarkIngestHistogram(b *testing.B) {
+	cfg := loadConfig(b, `
+indicators:
+  - name: ring_p99
+    quantile: {histogram: vnet.tap.ring.residence, q: 0.99}
+    group_by: [vm.name, network.interface.name]
+    windows: [1s, 10s, 1m]
+`)
+	p, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop(), clock.NewFake(t0))
+	require.NoError(b, err)
+	md := pmetric.NewMetrics()
+	m := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	m.SetName("vnet.tap.ring.residence")
+	h := m.SetEmptyHistogram()
+	h.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	dps := h.DataPoints()
+	for i := range benchGroups {
+		dp := dps.AppendEmpty()
+		dp.Attributes().PutStr("vm.name", fmt.Sprintf("vm-%04d", i))
+		dp.Attributes().PutStr("network.interface.name", fmt.Sprintf("vnet%d", i))
+		dp.SetStartTimestamp(pcommon.NewTimestampFromTime(boot))
+		dp.ExplicitBounds().FromRaw(residenceBounds)
+		dp.BucketCounts().FromRaw(make([]uint64, len(residenceBounds)+1))
+	}
+	advance := func(step int) {
+		ts := pcommon.NewTimestampFromTime(t0.Add(time.Duration(step) * time.Millisecond))
+		for i := 0; i < dps.Len(); i++ {
+			dp := dps.At(i)
+			dp.SetTimestamp(ts)
+			bc := dp.BucketCounts()
+			for k := 0; k < bc.Len(); k++ {
+				bc.SetAt(k, uint64(step*(k+1)))
+			}
+			dp.SetCount(uint64(step * 36))
+		}
+	}
+	ctx := context.Background()
+	for step := 1; step <= 2; step++ {
+		advance(step)
+		_, _ = p.processMetrics(ctx, md)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		advance(i + 3)
+		b.StartTimer()
+		_, _ = p.processMetrics(ctx, md)
+	}
+	b.StopTimer()
+	reportPoints(b, benchGroups)
+}
