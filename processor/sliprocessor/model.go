@@ -83,7 +83,6 @@ var outcomeNames = [numOutcomes]string{"accepted", "duplicate", "out_of_order", 
 
 type triggerPlan struct {
 	name       string
-	indicator  string
 	spec       trigger.Spec
 	layout     int
 	window     time.Duration
@@ -200,7 +199,6 @@ func compile(cfg *Config) ([]*indicator, error) {
 		}
 		ind.triggers = append(ind.triggers, &triggerPlan{
 			name:       tc.Name,
-			indicator:  ind.name,
 			spec:       spec,
 			window:     w,
 			noDataTick: 3 * int64(w/eval),

@@ -20,7 +20,6 @@ type stream struct {
 	key   uint64
 	group int32
 	state streamState
-	role  role
 	seen  int64 // interval of the last point
 
 	has   bool // a previous point is held
