@@ -273,21 +273,12 @@ func (p *sliProcessor) evaluateObjectives(ind *indicator, g *group, now time.Tim
 	}
 }
 
-// expire drops streams and groups idle for the idle timeout. A group's
-// streams are never fresher than the group, so they go first or together.
+// expire drops groups and streams idle for the idle timeout, and the
+// streams of dropped groups: a stream whose points were all refused is
+// newer than its group, and must not outlive it to point at a slot that
+// another group takes.
 func (p *sliProcessor) expire(n int64) {
 	for _, ind := range p.indicators {
-		for si := range ind.streamSlab {
-			s := &ind.streamSlab[si]
-			if s.state == streamFree || n-s.seen < p.idleTicks {
-				continue
-			}
-			delete(ind.streams, s.key)
-			*s = stream{}
-			ind.freeStreams = append(ind.freeStreams, int32(si))
-			p.streams--
-			p.expiredStreams++
-		}
 		for gi, g := range ind.groupSlab {
 			if g == nil || n-g.seen < p.idleTicks {
 				continue
@@ -297,6 +288,21 @@ func (p *sliProcessor) expire(n int64) {
 			ind.freeGroups = append(ind.freeGroups, int32(gi))
 			p.series--
 			p.expiredSeries++
+		}
+		for si := range ind.streamSlab {
+			s := &ind.streamSlab[si]
+			if s.state == streamFree {
+				continue
+			}
+			orphan := s.state == streamOK && ind.groupSlab[s.group] == nil
+			if !orphan && n-s.seen < p.idleTicks {
+				continue
+			}
+			delete(ind.streams, s.key)
+			*s = stream{}
+			ind.freeStreams = append(ind.freeStreams, int32(si))
+			p.streams--
+			p.expiredStreams++
 		}
 	}
 }

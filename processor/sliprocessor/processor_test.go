@@ -447,3 +447,36 @@ indicators:
 	// Only the 600 remain, over a full window of 300 intervals.
 	assert.Equal(t, 2.0, sliAt(t, h.last(), "5m", vm))
 }
+
+// A stream whose only points were refused keeps no expired group alive
+// and never points at a group slot reused by another.
+func TestStreamOfExpiredGroupExpiresWithIt(t *testing.T) {
+	h := newManualHarness(t, `
+idle_timeout: 10s
+indicators:
+  - name: irq_rate
+    rate: {metric: vnet.kvm.interrupts}
+    group_by: [vm.name]
+    windows: [1s]
+`)
+	cpu := func(vm string, c int64) map[string]any { return map[string]any{"vm.name": vm, "cpu": c} }
+	h.consume(sums("vnet.kvm.interrupts", point{cpu("web-1", 0), boot, h.now(), 1}))
+	h.tick(5)
+	// A second stream of web-1 whose first point is refused: it exists,
+	// but the group saw no data since interval 0.
+	h.consume(sums("vnet.kvm.interrupts", point{cpu("web-1", 1), boot, h.now(), math.NaN()}))
+	h.tick(6) // interval 10 closed: web-1 idle for 10 intervals, expired
+	require.Empty(t, h.p.indicators[0].groups)
+	assert.Empty(t, h.p.indicators[0].streams, "the refused stream went with its group")
+	// db-1 takes the freed slot; web-1's cpu 1 comes back with data.
+	h.consume(sums("vnet.kvm.interrupts",
+		point{cpu("db-1", 0), boot, h.now(), 1},
+		point{cpu("web-1", 1), boot, h.now(), 5}))
+	h.tick(1)
+	h.consume(sums("vnet.kvm.interrupts",
+		point{cpu("db-1", 0), boot, h.now(), 2},
+		point{cpu("web-1", 1), boot, h.now(), 25}))
+	h.tick(1)
+	assert.Equal(t, 1.0, sliAt(t, h.last(), "1s", map[string]any{"vm.name": "db-1"}))
+	assert.Equal(t, 20.0, sliAt(t, h.last(), "1s", map[string]any{"vm.name": "web-1"}))
+}
