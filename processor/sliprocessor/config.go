@@ -88,7 +88,8 @@ type QuantileConfig struct {
 	Q         float64 `mapstructure:"q"`
 }
 
-// GaugeConfig aggregates gauge samples (or non-monotonic sums) over a window.
+// GaugeConfig aggregates gauge samples (or cumulative non-monotonic sums,
+// which report a level too) over a window.
 type GaugeConfig struct {
 	Metric string `mapstructure:"metric"`
 	// Aggregation over the window's samples: avg, min or max.

@@ -65,7 +65,8 @@ func (p *sliProcessor) ingestMetric(sub subscription, m pmetric.Metric, mh uint6
 		dps := sum.DataPoints()
 		temporality := sum.AggregationTemporality()
 		switch {
-		case ind.kind == gaugeKind && !sum.IsMonotonic():
+		case ind.kind == gaugeKind && !sum.IsMonotonic() && temporality == pmetric.AggregationTemporalityCumulative:
+			// A cumulative up-down counter reports a level, as a gauge does.
 			p.ingestSamples(ind, dps, mh, res, tick)
 		case (ind.kind == ratioKind || ind.kind == rateKind) && sum.IsMonotonic() && temporality != pmetric.AggregationTemporalityUnspecified:
 			p.ingestSums(ind, sub.role, dps, temporality == pmetric.AggregationTemporalityCumulative, mh, res, tick)
@@ -191,6 +192,10 @@ func (p *sliProcessor) ingestExplicit(ind *indicator, dps pmetric.HistogramDataP
 		}
 		switch g.hist.kind {
 		case histNone:
+			if !increasing(bounds) {
+				ind.stats.points[invalidValue]++
+				continue
+			}
 			ind.setExplicit(g, bounds.AsRaw())
 		case histExplicit:
 			if !sameBounds(g.hist.bounds, bounds) {
@@ -257,6 +262,20 @@ func (p *sliProcessor) ingestExpo(ind *indicator, dps pmetric.ExponentialHistogr
 		ind.stats.points[accepted]++
 		s.seen, g.seen = tick, tick
 	}
+}
+
+// increasing reports finite, strictly increasing bounds, as the data
+// model requires; anything else cannot be interpolated.
+func increasing(bounds pcommon.Float64Slice) bool {
+	prev := math.Inf(-1)
+	for i := 0; i < bounds.Len(); i++ {
+		b := bounds.At(i)
+		if math.IsNaN(b) || math.IsInf(b, 0) || b <= prev {
+			return false
+		}
+		prev = b
+	}
+	return true
 }
 
 func hasCounts(bc pcommon.UInt64Slice) bool {

@@ -81,10 +81,12 @@ indicators:
 		expoHistograms("lat", expoPoint{b, boot, h.now(), 0, 0, 0, []uint64{1}}),
 		// Bucket counts that do not match the bounds.
 		histograms("lat", []float64{1, 2}, histPoint{map[string]any{"vm.name": "web-1", "q": "2"}, boot, h.now(), []uint64{1}}),
+		// Bounds that do not increase, for a new group.
+		histograms("lat", []float64{2, 1}, histPoint{map[string]any{"vm.name": "db-1"}, boot, h.now(), []uint64{1, 1, 1}}),
 	))
 	h.tick(1)
 	metadatatest.AssertEqualProcessorSliDataPoints(t, h.tel,
-		dataPoints("p99", map[string]int64{"accepted": 1, "layout_mismatch": 2, "unsupported": 1}),
+		dataPoints("p99", map[string]int64{"accepted": 1, "layout_mismatch": 2, "unsupported": 1, "invalid_value": 1}),
 		metricdatatest.IgnoreTimestamp())
 }
 
@@ -170,6 +172,29 @@ indicators:
 	h.tick(1)
 	metadatatest.AssertEqualProcessorSliDataPoints(t, h.tel,
 		dataPoints("irq_rate", map[string]int64{"unsupported": 2}), metricdatatest.IgnoreTimestamp())
+}
+
+// A gauge indicator takes gauges and cumulative up-down counters (levels),
+// not delta up-down counters (changes).
+func TestGaugeInputs(t *testing.T) {
+	h := newManualHarness(t, `
+indicators:
+  - name: queue
+    gauge: {metric: q}
+    group_by: [vm.name]
+`)
+	vm := map[string]any{"vm.name": "web-1"}
+	level := func(temporality pmetric.AggregationTemporality) pmetric.Metrics {
+		md := sums("q", point{vm, boot, h.now(), 1})
+		s := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Sum()
+		s.SetIsMonotonic(false)
+		s.SetAggregationTemporality(temporality)
+		return md
+	}
+	h.consume(merge(level(pmetric.AggregationTemporalityCumulative), level(pmetric.AggregationTemporalityDelta)))
+	h.tick(1)
+	metadatatest.AssertEqualProcessorSliDataPoints(t, h.tel,
+		dataPoints("queue", map[string]int64{"accepted": 1, "unsupported": 1}), metricdatatest.IgnoreTimestamp())
 }
 
 // emit_interval sends derived metrics every few evaluations; evaluation
