@@ -125,29 +125,38 @@ func (ind *indicator) addExpo(g *group, scale, off int32, d []float64, dz float6
 		}
 		shift = uint(scale - g.hist.scale)
 		for j, v := range d {
-			if v != 0 {
-				g.pending[1+((off+int32(j))>>shift)-g.hist.offset] += v
+			if v == 0 {
+				continue
 			}
+			pos := ((off + int32(j)) >> shift) - g.hist.offset
+			if pos < 0 { // below a clamped layout: see expoRelayout
+				pos = -1
+			}
+			g.pending[1+pos] += v
 		}
 	}
 	g.pending[0] += dz
 }
 
 // expoRelayout moves a group to cover indexes lo..hi (given at scale),
-// downscaling until they fit in maxExpoBuckets.
+// downscaling until they fit in maxExpoBuckets. At the coarsest scale a
+// wider range (only indexes beyond float64 can make one) keeps its top
+// buckets and folds the lower ones into the zero bucket, so memory stays
+// bounded whatever the input.
 func (ind *indicator) expoRelayout(g *group, scale, lo, hi int32) {
 	if hi < lo { // no positive bucket yet
 		hi = lo
 	}
 	ns := histo.Fit(scale, lo, hi, maxExpoBuckets)
 	nlo, nhi := lo>>uint(scale-ns), hi>>uint(scale-ns)
+	nlo = max(nlo, nhi-maxExpoBuckets+1)
 	oldScale, oldOff := g.hist.scale, g.hist.offset
 	shift := uint(oldScale - ns)
 	ind.remap(g, 2+int(nhi-nlo), func(i int) int { // zero bucket + nhi-nlo+1
 		if i == 0 {
 			return 0
 		}
-		return 1 + int((oldOff+int32(i-1))>>shift-nlo)
+		return 1 + max(int((oldOff+int32(i-1))>>shift-nlo), -1)
 	})
 	g.hist.scale, g.hist.offset = ns, nlo
 }

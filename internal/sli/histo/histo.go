@@ -98,12 +98,24 @@ func Expo(q float64, scale, offset int32, zero float64, counts []float64) (float
 		}
 		lower := LowerBound(scale, offset+int32(j))
 		upper := LowerBound(scale, offset+int32(j)+1)
+		switch {
+		case math.IsInf(lower, 1):
+			// A bucket beyond the largest float64 holds no real value.
+			return math.NaN(), false
+		case math.IsInf(upper, 1):
+			// The bucket reaches past float64: report its lower bound,
+			// as for an explicit histogram's +Inf bucket.
+			return lower, true
+		}
 		return lower + (upper-lower)*(rank-cum)/c, true
 	}
 	if last < 0 {
 		return 0, true
 	}
-	return LowerBound(scale, offset+int32(last)+1), true
+	if v := LowerBound(scale, offset+int32(last)+1); !math.IsInf(v, 1) {
+		return v, true
+	}
+	return math.NaN(), false
 }
 
 // LowerBound is the lower boundary of bucket index at scale:

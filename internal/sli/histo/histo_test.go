@@ -69,6 +69,14 @@ func TestExpo(t *testing.T) {
 	if _, ok := Expo(0.5, 0, 0, 0, []float64{0, 0}); ok {
 		t.Error("empty exponential histogram gave a quantile")
 	}
+	// Scale -10: bucket 0 is (1, 2^1024]; its upper bound overflows, so
+	// the lower bound stands for it. Bucket 1 starts beyond float64.
+	if got, ok := Expo(0.5, -10, 0, 0, []float64{4}); !ok || got != 1 {
+		t.Errorf("overflowing upper bound: %v %v, want 1", got, ok)
+	}
+	if _, ok := Expo(0.5, -10, 1, 0, []float64{4}); ok {
+		t.Error("a bucket beyond float64 gave a quantile")
+	}
 }
 
 func TestDownscaleAndFit(t *testing.T) {
