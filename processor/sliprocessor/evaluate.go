@@ -123,32 +123,37 @@ func (ind *indicator) close(g *group, from, to int64) {
 
 // value computes the indicator over one window for a group. ok is false
 // when the window holds no data point (stale) or no event to compute a
-// value from (an empty histogram, a gauge without samples).
+// value from (an empty histogram, a gauge without samples), or when the
+// arithmetic overflowed.
 func (p *sliProcessor) value(ind *indicator, g *group, li int, n int64) (v float64, ok, stale bool) {
 	if g.rings == nil || n-g.seen >= ind.layouts[li].Ticks {
 		return 0, false, true
 	}
+	v, ok = p.compute(ind, g, li, n)
+	return v, ok && !math.IsNaN(v) && !math.IsInf(v, 0), false
+}
+
+func (p *sliProcessor) compute(ind *indicator, g *group, li int, n int64) (float64, bool) {
 	vec := g.rings[li].Value()
 	switch ind.kind {
 	case ratioKind:
-		return slo.ErrorRatio(vec[0], vec[1]), true, false
+		return slo.ErrorRatio(vec[0], vec[1]), true
 	case rateKind:
 		covered := ind.layouts[li].Covered(n, g.first)
 		if covered == 0 {
-			return 0, false, false
+			return 0, false
 		}
-		return vec[0] / (float64(covered) * p.eval.Seconds()), true, false
+		return vec[0] / (float64(covered) * p.eval.Seconds()), true
 	case quantileKind:
-		v, ok = ind.quantile(g, vec)
-		return v, ok, false
+		return ind.quantile(g, vec)
 	default:
 		if ind.ring == window.Sum {
 			if vec[1] == 0 {
-				return 0, false, false
+				return 0, false
 			}
-			return vec[0] / vec[1], true, false
+			return vec[0] / vec[1], true
 		}
-		return vec[0], !math.IsInf(vec[0], 0), false
+		return vec[0], true // ±Inf (no sample) is refused by value
 	}
 }
 
