@@ -2,12 +2,11 @@
 // over a window into firing and resolved events, with hysteresis,
 // cooldown and no-data detection:
 //
-//	          breach (count < for)         breach for `for` evaluations
-//	   ok ─────────────────────────▶ pending ──────────────────────────▶ firing ─┐
-//	   ▲ ◀───────────────────────────┘ no breach                        │   ▲    │ actions
-//	   │                                                       healthy  │   │    │ run once
-//	   │          healthy for recover_for                               ▼   │    ▼
-//	   └───────────────────────────────────────────────────────── recovering ┘ not healthy
+//	       breach             breach on `for` consecutive evaluations
+//	  ok ──────────▶ pending ─────────────────────────────────────▶ firing (actions run once)
+//	  ▲ ▲              │ no breach                          healthy │  ▲
+//	  │ └──────────────┘                                            ▼  │ not healthy
+//	  └───────────── healthy for recover_for ──────────────── recovering
 //
 //	any state ── no data for 3 windows ──▶ no_data ── data ──▶ ok
 //
