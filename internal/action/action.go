@@ -1,0 +1,145 @@
+// Package action defines what the sli processor's triggers run when they
+// fire or resolve: the Action interface, a registry of action types, an
+// executor that runs actions off the pipeline's goroutine, and the
+// built-in `log` action.
+package action // import "github.com/vnetpath/vnetpath/internal/action"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.opentelemetry.io/collector/confmap"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// State says whether an event opens or closes an episode.
+type State string
+
+const (
+	// Firing: the trigger entered firing (or its cooldown hold ended).
+	Firing State = "firing"
+	// Resolved: a trigger whose firing event was delivered recovered.
+	Resolved State = "resolved"
+)
+
+// Attribute is one group attribute of an event, e.g. vm.name=web-1.
+type Attribute struct {
+	Key   string
+	Value string
+}
+
+// Event is what an action receives. Actions get both firing and resolved
+// events and decide what each means to them (a webhook resolves its alert;
+// a remediation acts on firing only).
+type Event struct {
+	Trigger   string
+	Indicator string
+	// Value is the indicator over Window when the event was raised, and
+	// Threshold the bound it crossed: `above`/`below` when firing,
+	// `recover_below`/`recover_above` when resolved.
+	Value     float64
+	Threshold float64
+	Window    time.Duration
+	// Group holds the group_by attributes in configuration order.
+	Group []Attribute
+	State State
+	Time  time.Time
+}
+
+// GroupValue returns the group attribute key, or "" without it.
+func (e *Event) GroupValue(key string) string {
+	for _, a := range e.Group {
+		if a.Key == key {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// Action is something a trigger does.
+type Action interface {
+	// Fire handles one event. ctx carries the action's timeout; an action
+	// must return when it is done.
+	Fire(ctx context.Context, ev Event) error
+}
+
+// Settings is what a factory gets to build an action.
+type Settings struct {
+	// Name is the action's name in the configuration.
+	Name   string
+	Logger *zap.Logger
+}
+
+// Factory makes actions of one type.
+type Factory interface {
+	// Type is the value of `type:` in the action's configuration.
+	Type() string
+	// Validate checks an action's settings (its configuration without
+	// `type` and `timeout`) at configuration time.
+	Validate(settings map[string]any) error
+	// Create builds the action at start.
+	Create(set Settings, settings map[string]any) (Action, error)
+}
+
+// Registry maps action types to their factories. New action types plug in
+// by adding a factory; triggers only know action names.
+type Registry struct {
+	factories map[string]Factory
+}
+
+// NewRegistry returns a registry of the given factories.
+func NewRegistry(factories ...Factory) (*Registry, error) {
+	r := &Registry{factories: make(map[string]Factory, len(factories))}
+	for _, f := range factories {
+		if _, dup := r.factories[f.Type()]; dup {
+			return nil, fmt.Errorf("action type %q registered twice", f.Type())
+		}
+		r.factories[f.Type()] = f
+	}
+	return r, nil
+}
+
+// Types lists the registered types, sorted.
+func (r *Registry) Types() []string {
+	out := make([]string, 0, len(r.factories))
+	for t := range r.factories {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Factory returns the factory of a type.
+func (r *Registry) Factory(typ string) (Factory, bool) {
+	f, ok := r.factories[typ]
+	return f, ok
+}
+
+// Decode unmarshals an action's settings into cfg with the collector's
+// configuration rules (durations, unknown keys refused).
+func Decode(settings map[string]any, cfg any) error {
+	return confmap.NewFromStringMap(settings).Unmarshal(cfg)
+}
+
+// ZapGroup logs group attributes as one object field.
+func ZapGroup(attrs []Attribute) zap.Field {
+	return zap.Object("group", groupMarshaler(attrs))
+}
+
+type groupMarshaler []Attribute
+
+func (g groupMarshaler) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	for _, a := range g {
+		enc.AddString(a.Key, a.Value)
+	}
+	return nil
+}
+
+var (
+	errStopped = errors.New("executor stopped")
+	errUnknown = errors.New("no such action")
+)
