@@ -12,7 +12,7 @@ GEN_PACKAGES  := clang llvm libbpf-dev
 DIST_INPUTS := $(shell find . -path ./_build -prune -o -path ./.tools -prune -o \( -name '*.go' -o -name '*.o' \) -print) \
 	go.mod go.sum builder-config.yaml
 
-.PHONY: help tools generate check-generated vet unit build smoke test run bench deps gen-deps clean
+.PHONY: help tools generate check-generated vet unit build smoke test run bench fuzz deps gen-deps clean
 
 help:
 	@echo "make run     build the distribution and run it on this host (root) with deploy/host.yaml"
@@ -81,8 +81,23 @@ run: $(DIST)
 	@echo "  self-telemetry: http://127.0.0.1:8888/metrics"
 	exec $(DIST) --config deploy/host.yaml
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+## bench: budgets. Kernel cost per event and lab throughput (root, vnet_host);
+## sli >= 1M points/s per core with 0 allocs per point; user-space decoders.
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x ./receiver/vnethostreceiver/
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -benchtime 2s ./processor/sliprocessor/ ./internal/sli/window/ ./internal/discovery/
+
+## fuzz: every decoder and parser, 30s each
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParsePrintSymbolic -fuzztime 30s ./internal/kbtf/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/promtext/
+	$(GO) test -run '^$$' -fuzz FuzzParseName -fuzztime 30s ./internal/discovery/
+	$(GO) test -run '^$$' -fuzz FuzzParseIff -fuzztime 30s ./internal/discovery/
+	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 30s ./internal/vmlab/vmmctl/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/sli/duration/
+	$(GO) test -run '^$$' -fuzz FuzzExplicit -fuzztime 30s ./internal/sli/histo/
+	$(GO) test -run '^$$' -fuzz FuzzConfig -fuzztime 30s -fuzzminimizetime 10s ./processor/sliprocessor/
+	$(GO) test -run '^$$' -fuzz FuzzExpoIngest -fuzztime 30s -fuzzminimizetime 10s ./processor/sliprocessor/
 
 clean:
 	rm -rf _build .tools
