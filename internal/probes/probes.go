@@ -25,36 +25,66 @@ const (
 	Ring    = "ring"
 	Workers = "workers"
 	KVM     = "kvm"
+	TCP     = "tcp"
+	// Trace follows sampled packets hop by hop; a receiver loads it when a
+	// traces pipeline uses it.
+	Trace = "trace"
 )
+
+// Kind says which side of the tap a set of probes runs on.
+type Kind int
+
+const (
+	Host Kind = iota
+	Guest
+)
+
+func (k Kind) String() string {
+	if k == Guest {
+		return "guest"
+	}
+	return "host"
+}
 
 type groupSpec struct {
 	name string
 	load func() (*ebpf.CollectionSpec, error)
 }
 
-// registry lists the host probe groups in the order they are loaded.
-var registry = []groupSpec{
-	{name: Softirq, load: loadSoftirq},
-	{name: NAPI, load: loadNapi},
-	{name: Devices, load: loadDevices},
-	{name: Drops, load: loadDrops},
-	{name: Ring, load: loadRing},
-	{name: Workers, load: loadWorkers},
-	{name: KVM, load: loadKvm},
+// registry lists each kind's probe groups in the order they are loaded.
+var registry = map[Kind][]groupSpec{
+	Host: {
+		{name: Softirq, load: loadSoftirq},
+		{name: NAPI, load: loadNapi},
+		{name: Devices, load: loadDevices},
+		{name: Drops, load: loadDrops},
+		{name: Ring, load: loadRing},
+		{name: Workers, load: loadWorkers},
+		{name: KVM, load: loadKvm},
+		{name: Trace, load: loadTraceHost},
+	},
+	Guest: {
+		{name: Drops, load: loadDrops},
+		{name: TCP, load: loadTcp},
+		{name: Trace, load: loadTraceGuest},
+	},
 }
 
-// Names returns the names of all probe groups.
-func Names() []string {
-	names := make([]string, len(registry))
-	for i, g := range registry {
-		names[i] = g.name
+// Names returns the metric probe groups of a kind: those a `probes:` list
+// may name (Trace is chosen by the pipelines, not listed).
+func Names(k Kind) []string {
+	var names []string
+	for _, g := range registry[k] {
+		if g.name != Trace {
+			names = append(names, g.name)
+		}
 	}
 	return names
 }
 
-// ValidateNames checks that every name is a known probe group.
-func ValidateNames(names []string) error {
-	known := Names()
+// ValidateNames checks that every name is a metric probe group of the kind.
+func ValidateNames(k Kind, names []string) error {
+	known := Names(k)
 	var errs []error
 	for _, n := range names {
 		if !slices.Contains(known, n) {
@@ -66,7 +96,8 @@ func ValidateNames(names []string) error {
 
 // Options selects and tunes the groups to load.
 type Options struct {
-	// Groups to load; nil loads all.
+	Kind Kind
+	// Groups to load, Trace included when wanted.
 	Groups []string
 	// MapSizes overrides the max_entries of maps by name.
 	MapSizes map[string]uint32

@@ -41,8 +41,8 @@ func Open(logger *zap.Logger, opts Options) *Set {
 	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
 	memlockErr := rlimit.RemoveMemlock()
 	kernel := newHookFinder()
-	for _, spec := range registry {
-		if opts.Groups != nil && !slices.Contains(opts.Groups, spec.name) {
+	for _, spec := range registry[opts.Kind] {
+		if !slices.Contains(opts.Groups, spec.name) {
 			continue
 		}
 		g, err := openGroup(spec, opts, kernel)

@@ -36,7 +36,7 @@ func loadedIDs(t *testing.T) []ebpf.ProgramID {
 
 func TestOpenAttachesAndCloseUnloads(t *testing.T) {
 	testenv.RequireRoot(t)
-	set := Open(zap.NewNop(), Options{})
+	set := Open(zap.NewNop(), Options{Groups: append(Names(Host), Trace)})
 	t.Cleanup(func() { _ = set.Close() })
 
 	for _, st := range set.Status() {
@@ -59,7 +59,7 @@ func TestOpenAttachesAndCloseUnloads(t *testing.T) {
 		}
 		ours = append(ours, id)
 	}
-	if want := 17; len(ours) != want {
+	if want := 24; len(ours) != want {
 		t.Fatalf("loaded %d programs, want %d", len(ours), want)
 	}
 	before := loadedIDs(t)
@@ -91,7 +91,8 @@ func TestOpenAttachesAndCloseUnloads(t *testing.T) {
 func TestNonDefaultConstantsLoad(t *testing.T) {
 	testenv.RequireRoot(t)
 	set := Open(zap.NewNop(), Options{
-		Constants: map[string]any{"all_devices": true, "ring_sample_mask": uint64(15)},
+		Groups:    append(Names(Host), Trace),
+		Constants: map[string]any{"all_devices": true, "ring_sample_mask": uint64(15), "trace_all": true, "trace_drops": false},
 		MapSizes:  map[string]uint32{"ring_inflight": 128, "drop_counts": 64},
 	})
 	t.Cleanup(func() { _ = set.Close() })
@@ -108,12 +109,12 @@ func TestNonDefaultConstantsLoad(t *testing.T) {
 func TestMissingHookDisablesOnlyItsGroup(t *testing.T) {
 	testenv.RequireRoot(t)
 	core, logs := observer.New(zap.InfoLevel)
-	set := Open(zap.New(core), Options{HookRenames: map[string]string{"softirq_exit": "vnet_no_such_tracepoint"}})
+	set := Open(zap.New(core), Options{Groups: Names(Host), HookRenames: map[string]string{"softirq_exit": "vnet_no_such_tracepoint"}})
 	t.Cleanup(func() { _ = set.Close() })
 
 	st := set.Status()
-	if len(st) != len(registry) {
-		t.Fatalf("status has %d groups, want %d", len(st), len(registry))
+	if len(st) != len(Names(Host)) {
+		t.Fatalf("status has %d groups, want %d", len(st), len(Names(Host)))
 	}
 	for _, s := range st {
 		switch s.Group {
@@ -137,11 +138,30 @@ func TestMissingHookDisablesOnlyItsGroup(t *testing.T) {
 }
 
 func TestValidateNames(t *testing.T) {
-	if err := ValidateNames(Names()); err != nil {
+	if err := ValidateNames(Host, Names(Host)); err != nil {
 		t.Fatalf("known names refused: %v", err)
 	}
-	err := ValidateNames([]string{"softirq", "bogus"})
-	if err == nil || !strings.Contains(err.Error(), `unknown probe group "bogus"; allowed: softirq`) {
+	err := ValidateNames(Host, []string{"softirq", "bogus", "trace"})
+	want := `unknown probe group "bogus"; allowed: softirq, napi, devices, drops, ring, workers, kvm` + "\n" +
+		`unknown probe group "trace"; allowed: softirq, napi, devices, drops, ring, workers, kvm`
+	if err == nil || err.Error() != want {
 		t.Fatalf("got %v", err)
+	}
+	if got := Names(Guest); !slices.Equal(got, []string{Drops, TCP}) {
+		t.Errorf("guest groups %v", got)
+	}
+}
+
+func TestGuestGroupsLoad(t *testing.T) {
+	testenv.RequireRoot(t)
+	set := Open(zap.NewNop(), Options{Kind: Guest, Groups: append(Names(Guest), Trace)})
+	t.Cleanup(func() { _ = set.Close() })
+	if len(set.Status()) != 3 {
+		t.Fatalf("status %v", set.Status())
+	}
+	for _, st := range set.Status() {
+		if !st.Active {
+			t.Errorf("guest group %s disabled: %s", st.Group, st.Reason)
+		}
 	}
 }

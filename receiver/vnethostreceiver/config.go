@@ -116,9 +116,9 @@ var softirqVectors = []string{"HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_P
 func (c *Config) Validate() error {
 	var errs []error
 	if len(c.Probes) == 0 {
-		errs = append(errs, fmt.Errorf("probes: list at least one probe group; allowed: %s", strings.Join(probes.Names(), ", ")))
+		errs = append(errs, fmt.Errorf("probes: list at least one probe group; allowed: %s", strings.Join(probes.Names(probes.Host), ", ")))
 	}
-	if err := probes.ValidateNames(c.Probes); err != nil {
+	if err := probes.ValidateNames(probes.Host, c.Probes); err != nil {
 		errs = append(errs, fmt.Errorf("probes: %w", err))
 	}
 	errs = append(errs, c.ControllerConfig.Validate(), c.Interfaces.filter().Validate("interfaces"))

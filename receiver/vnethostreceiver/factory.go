@@ -29,7 +29,7 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		ControllerConfig:     cc,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
-		Probes:               probes.Names(),
+		Probes:               probes.Names(probes.Host),
 		Interfaces:           InterfacesConfig{Include: []string{"vnet*", "tap*", "macvtap*"}},
 		Softirq:              SoftirqConfig{HistogramVectors: []string{"NET_RX", "NET_TX"}},
 		Ring:                 RingConfig{MaxAge: 10 * time.Second, SampleEvery: 16},

@@ -425,6 +425,6 @@ func TestMissingHookLeavesOthersRunning(t *testing.T) {
 			Value:      boolToInt(st.Active),
 		})
 	}
-	require.Len(t, want, len(probes.Names()))
+	require.Len(t, want, len(probes.Names(probes.Host)))
 	metadatatest.AssertEqualVnetHostProbeGroups(t, tel, want, metricdatatest.IgnoreTimestamp())
 }

@@ -62,6 +62,7 @@ func (s *hostScraper) start(ctx context.Context, _ component.Host) error {
 	}
 	s.telemetry = tb
 	s.probes = probes.Open(s.logger, probes.Options{
+		Kind:        probes.Host,
 		Groups:      s.cfg.Probes,
 		MapSizes:    s.cfg.Maps.sizes(),
 		Constants:   map[string]any{"all_devices": s.cfg.Drops.AllDevices, "ring_sample_mask": uint64(s.cfg.Ring.SampleEvery - 1)},

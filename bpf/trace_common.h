@@ -1,0 +1,208 @@
+/* Maps and helpers every trace object (host and guest) declares: the ring
+ * buffer, the followed packets, and their cheap pre-filter. */
+#ifndef VNET_TRACE_COMMON_H
+#define VNET_TRACE_COMMON_H
+
+#include "trace.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Keeps the record type in the object's BTF, for bpf2go and the layout test. */
+const volatile struct vnet_trace_event *const trace_event_type = 0;
+
+/* Records for user space: one per hop of a followed packet, one per drop. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} trace_events SEC(".maps");
+
+enum trace_error {
+	TRACE_ERR_MAP_FULL = 0,     /* a packet could not be followed */
+	TRACE_ERR_RING_FULL = 1,    /* a record was lost: ring buffer full */
+	TRACE_ERR_DROPS_LIMITED = 2, /* a drop not traced: over the drop rate */
+};
+
+VNET_ERRORS_MAP(trace_errors);
+
+/* A followed packet, by skb address. */
+struct tracked {
+	struct vnet_flow flow;
+	__u64 hash;
+	__u64 last_ns; /* when its previous hop ended */
+	__u16 flags;
+	__u16 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct tracked);
+} trace_skbs SEC(".maps");
+
+/* How many followed skbs hash to each slot. Every free in the kernel checks
+ * its slot first: a zero, the usual answer, costs one read of a line no
+ * CPU writes often, where a hash lookup would cost a cache miss. */
+#define TRACE_SLOTS 65536
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TRACE_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} trace_slots SEC(".maps");
+
+/* An skb address as a number: tp_btf arguments are typed pointers the
+ * verifier forbids arithmetic on, so read the raw argument. */
+static __always_inline __u64 trace_arg_addr(unsigned long long *ctx, int i)
+{
+	__u64 addr = 0;
+
+	bpf_probe_read_kernel(&addr, sizeof(addr), &ctx[i & 7]);
+	return addr;
+}
+
+static __always_inline __u32 *trace_slot(__u64 addr)
+{
+	__u32 i = (__u32)((addr >> 6) * 0x9E3779B97F4A7C15ULL >> 48) & (TRACE_SLOTS - 1);
+
+	return bpf_map_lookup_elem(&trace_slots, &i);
+}
+
+/* trace_follow remembers an skb for its next hops. */
+static __always_inline void trace_follow(__u64 addr, const struct vnet_flow *f, __u64 hash, __u64 now, __u16 flags)
+{
+	struct tracked t = {};
+	__u32 *slot;
+
+	t.flow = *f;
+	t.hash = hash;
+	t.last_ns = now;
+	t.flags = flags;
+	if (bpf_map_update_elem(&trace_skbs, &addr, &t, BPF_ANY)) {
+		vnet_count_error(&trace_errors, TRACE_ERR_MAP_FULL);
+		return;
+	}
+	slot = trace_slot(addr);
+	if (slot)
+		__sync_fetch_and_add(slot, 1);
+}
+
+/* trace_lookup returns the followed packet at addr, if any. */
+static __always_inline struct tracked *trace_lookup(__u64 addr)
+{
+	__u32 *slot = trace_slot(addr);
+
+	if (!slot || !*slot)
+		return 0;
+	return bpf_map_lookup_elem(&trace_skbs, &addr);
+}
+
+static __always_inline void trace_forget(__u64 addr)
+{
+	__u32 *slot;
+
+	if (bpf_map_delete_elem(&trace_skbs, &addr))
+		return;
+	slot = trace_slot(addr);
+	if (slot)
+		__sync_fetch_and_add(slot, (__u32)-1); /* no fetch-and-sub before -mcpu=v3 */
+}
+
+/* The hop's device, as the record names it. */
+struct trace_dev {
+	__u32 netns;
+	__u32 ifindex;
+};
+
+static __always_inline struct trace_dev trace_dev_of(const struct net_device *dev)
+{
+	struct trace_dev d = {};
+
+	if (dev) {
+		d.netns = dev->nd_net.net->ns.inum;
+		d.ifindex = dev->ifindex;
+	}
+	return d;
+}
+
+/* What a record says beyond the hop, the packet and the times. */
+struct trace_extra {
+	__u32 len;
+	__u32 reason;
+	__u32 srtt_us;
+	__u32 cwnd;
+};
+
+/* trace_emit writes one record; a full ring buffer is counted. */
+static __always_inline void trace_emit(__u16 hop, __u16 flags, const struct vnet_flow *f, __u64 hash, __u64 start,
+				       __u64 end, __u64 skb, struct trace_dev dev, struct trace_extra x)
+{
+	struct vnet_trace_event *e = bpf_ringbuf_reserve(&trace_events, sizeof(*e), 0);
+	__u64 id;
+
+	if (!e) {
+		vnet_count_error(&trace_errors, TRACE_ERR_RING_FULL);
+		return;
+	}
+	id = bpf_get_current_pid_tgid();
+	e->ts_ns = end;
+	e->start_ns = start;
+	e->hash = hash;
+	e->skb = skb;
+	e->flow = *f;
+	e->netns = dev.netns;
+	e->ifindex = dev.ifindex;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->cpu = bpf_get_smp_processor_id();
+	e->len = x.len;
+	e->reason = x.reason;
+	e->srtt_us = x.srtt_us;
+	e->snd_cwnd = x.cwnd;
+	e->hop = hop;
+	e->flags = flags;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Drops are traced even when not sampled, up to this many per second and
+ * CPU: a drop storm must not flood the ring buffer. */
+volatile const __u64 trace_drops_per_sec = 1000;
+
+struct drop_budget {
+	__u64 tokens;
+	__u64 last_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct drop_budget);
+} trace_drop_budget SEC(".maps");
+
+static __always_inline bool trace_drop_allowed(__u64 now)
+{
+	__u32 zero = 0;
+	struct drop_budget *b = bpf_map_lookup_elem(&trace_drop_budget, &zero);
+	__u64 refill;
+
+	if (!b)
+		return false;
+	/* A second or more refills the bucket; less refills in proportion. */
+	refill = now - b->last_ns >= 1000000000ULL ? trace_drops_per_sec
+						   : (now - b->last_ns) * trace_drops_per_sec / 1000000000ULL;
+	if (refill) {
+		b->tokens = b->tokens + refill > trace_drops_per_sec ? trace_drops_per_sec : b->tokens + refill;
+		b->last_ns = now;
+	}
+	if (!b->tokens) {
+		vnet_count_error(&trace_errors, TRACE_ERR_DROPS_LIMITED);
+		return false;
+	}
+	b->tokens--;
+	return true;
+}
+
+#endif /* VNET_TRACE_COMMON_H */

@@ -1,0 +1,150 @@
+/* Probe group "trace" in a guest: the guest's hops of followed packets.
+ *
+ * To the guest: virtio.rx (the guest NIC receives, in NAPI) and tcp.rcv
+ * (TCP takes the segment, tcp_probe). From the guest: tcp.xmit (the stack
+ * queues the packet on the NIC) and virtio.tx (the driver transmits it).
+ * Drops on the guest NICs are traced whether sampled or not.
+ *
+ * The identity hash and the sampling threshold are the host's, so both
+ * sides follow the same packets without talking to each other. */
+#include "trace_common.h"
+
+/* Guest NICs: the ifindex pre-filter, then the exact (netns, ifindex). */
+VNET_ID_FILTER_MAP(trace_filter);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct vnet_dev_key);
+	__type(value, __u8);
+} trace_devices SEC(".maps");
+
+volatile const bool trace_drops = true; /* tracing.always_trace_drops */
+
+static __always_inline bool guest_nic(const struct net_device *dev)
+{
+	struct vnet_dev_key k;
+
+	if (!dev || !vnet_id_maybe(&trace_filter, dev->ifindex))
+		return false;
+	vnet_dev_key_of(dev, &k);
+	return bpf_map_lookup_elem(&trace_devices, &k) != 0;
+}
+
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(vnet_trace_virtio_rx, struct sk_buff *skb)
+{
+	struct trace_extra x = {.len = skb->len};
+	struct vnet_flow f = {};
+	__u64 hash, now, addr;
+
+	if (!guest_nic(skb->dev) || !vnet_parse(skb, &f))
+		return 0;
+	hash = vnet_flow_hash(&f);
+	if (!vnet_sampled(hash))
+		return 0;
+	now = bpf_ktime_get_ns();
+	addr = trace_arg_addr(ctx, 0);
+	trace_emit(VNET_HOP_VIRTIO_RX, 0, &f, hash, now, now, addr, trace_dev_of(skb->dev), x);
+	trace_follow(addr, &f, hash, now, 0);
+	return 0;
+}
+
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(vnet_trace_tcp_rcv, struct sock *sk, const struct sk_buff *skb)
+{
+	__u64 addr = trace_arg_addr(ctx, 1);
+	struct tracked *t = trace_lookup(addr);
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	struct trace_extra x = {.len = skb->len};
+
+	if (!t || (t->flags & VNET_TRACE_FROM_GUEST))
+		return 0;
+	x.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	x.cwnd = BPF_CORE_READ(tp, snd_cwnd);
+	trace_emit(VNET_HOP_TCP_RCV, t->flags, &t->flow, t->hash, t->last_ns, bpf_ktime_get_ns(), addr,
+		   trace_dev_of(skb->dev), x);
+	trace_forget(addr);
+	return 0;
+}
+
+/* From the guest: the stack hands the packet to the NIC's queue. */
+SEC("tp_btf/net_dev_queue")
+int BPF_PROG(vnet_trace_tcp_xmit, struct sk_buff *skb)
+{
+	struct trace_extra x = {.len = skb->len};
+	struct vnet_flow f = {};
+	__u16 flags = VNET_TRACE_FROM_GUEST;
+	__u64 hash, now, addr;
+
+	if (!guest_nic(skb->dev) || !vnet_parse(skb, &f))
+		return 0;
+	hash = vnet_flow_hash(&f);
+	if (!vnet_sampled(hash))
+		return 0;
+	now = bpf_ktime_get_ns();
+	addr = trace_arg_addr(ctx, 0);
+	if (f.proto == IPPROTO_TCP)
+		trace_emit(VNET_HOP_TCP_XMIT, flags, &f, hash, now, now, addr, trace_dev_of(skb->dev), x);
+	trace_follow(addr, &f, hash, now, flags);
+	return 0;
+}
+
+/* From the guest: the driver transmits it (virtio: onto the virtqueue). */
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(vnet_trace_virtio_tx, const struct sk_buff *skb, const struct net_device *dev)
+{
+	__u64 addr = trace_arg_addr(ctx, 0);
+	struct tracked *t = trace_lookup(addr);
+	struct trace_extra x = {.len = skb->len};
+
+	if (!t || !(t->flags & VNET_TRACE_FROM_GUEST))
+		return 0;
+	trace_emit(VNET_HOP_VIRTIO_TX, t->flags, &t->flow, t->hash, t->last_ns, bpf_ktime_get_ns(), addr,
+		   trace_dev_of(dev), x);
+	trace_forget(addr);
+	return 0;
+}
+
+/* A followed packet consumed before its last hop (UDP, ICMP) is forgotten. */
+SEC("raw_tp/consume_skb")
+int vnet_trace_consume(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 addr = ctx->args[0];
+
+	if (trace_lookup(addr))
+		trace_forget(addr);
+	return 0;
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	struct trace_extra x = {.len = skb->len, .reason = reason};
+	struct vnet_flow f = {};
+	__u64 addr = trace_arg_addr(ctx, 0), now, hash, start;
+	struct tracked *t = trace_lookup(addr);
+	__u16 flags = 0;
+
+	if (!guest_nic(skb->dev)) {
+		if (t)
+			trace_forget(addr);
+		return 0;
+	}
+	now = bpf_ktime_get_ns();
+	if (t) {
+		f = t->flow;
+		hash = t->hash;
+		flags = t->flags;
+		start = t->last_ns;
+	} else {
+		if (!trace_drops || !vnet_parse(skb, &f) || !trace_drop_allowed(now))
+			return 0;
+		hash = vnet_flow_hash(&f);
+		start = now;
+	}
+	trace_emit(VNET_HOP_DROP, flags, &f, hash, start, now, addr, trace_dev_of(skb->dev), x);
+	if (t)
+		trace_forget(addr);
+	return 0;
+}

@@ -1,0 +1,227 @@
+/* Probe group "trace" on the host: the host's hops of followed packets.
+ *
+ * To the guest: host.rx (from the start of the NET_RX softirq that received
+ * the packet until it reaches the tap), tap.enqueue, tap.ring (until the
+ * VM's worker thread dequeues it), or a drop with its reason. From the
+ * guest: tap.rx (the tap receives in the worker thread) and host.tx (xmit on
+ * the host's way out).
+ *
+ * A packet is followed when its identity hash falls under the sampling
+ * threshold, or when its identity was dropped before (a retransmission).
+ * Drops on VM-facing devices are traced whether sampled or not. */
+#include "trace_common.h"
+
+/* VM-facing devices: the ifindex pre-filter, then the exact (netns, ifindex). */
+VNET_ID_FILTER_MAP(trace_filter);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct vnet_dev_key);
+	__type(value, __u8);
+} trace_devices SEC(".maps");
+
+/* Identities dropped before, so their retransmission is followed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} trace_dropped SEC(".maps");
+
+volatile const bool trace_drops = true; /* tracing.always_trace_drops */
+
+/* When this CPU's running NET_RX softirq began, 0 outside one: host.rx
+ * starts there. Softirqs do not nest on a CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} trace_rx_softirq SEC(".maps");
+
+#define NET_RX_VEC 3
+
+static __always_inline bool vm_facing(const struct net_device *dev)
+{
+	struct vnet_dev_key k;
+
+	if (!dev || !vnet_id_maybe(&trace_filter, dev->ifindex))
+		return false;
+	vnet_dev_key_of(dev, &k);
+	return bpf_map_lookup_elem(&trace_devices, &k) != 0;
+}
+
+static __always_inline void rx_softirq(__u64 ts)
+{
+	__u32 zero = 0;
+	__u64 *v = bpf_map_lookup_elem(&trace_rx_softirq, &zero);
+
+	if (v)
+		*v = ts;
+}
+
+SEC("tp_btf/softirq_entry")
+int BPF_PROG(vnet_trace_rx_begin, unsigned int vec)
+{
+	if (vec == NET_RX_VEC)
+		rx_softirq(bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("tp_btf/softirq_exit")
+int BPF_PROG(vnet_trace_rx_end, unsigned int vec)
+{
+	if (vec == NET_RX_VEC)
+		rx_softirq(0);
+	return 0;
+}
+
+/* Should this packet be followed? Sampled, or a retransmission of an
+ * identity that was dropped. */
+static __always_inline bool follow(__u64 hash, __u16 *flags)
+{
+	if (vnet_sampled(hash))
+		return true;
+	if (trace_drops && bpf_map_lookup_elem(&trace_dropped, &hash)) {
+		*flags |= VNET_TRACE_FORCED;
+		return true;
+	}
+	return false;
+}
+
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(vnet_trace_enqueue, const struct sk_buff *skb, const struct net_device *dev)
+{
+	struct trace_extra x = {.len = skb->len};
+	struct vnet_flow f = {};
+	__u64 hash, now, addr, *rx;
+	__u16 flags = 0;
+	__u32 zero = 0;
+
+	if (!vm_facing(dev) || !vnet_parse(skb, &f))
+		return 0;
+	hash = vnet_flow_hash(&f);
+	if (!follow(hash, &flags))
+		return 0;
+	now = bpf_ktime_get_ns();
+	addr = trace_arg_addr(ctx, 0);
+	/* Received in the NET_RX softirq running now: its host.rx ends here. */
+	rx = bpf_map_lookup_elem(&trace_rx_softirq, &zero);
+	if (rx && *rx && skb->skb_iif) {
+		struct trace_dev in = trace_dev_of(dev);
+
+		in.ifindex = skb->skb_iif;
+		trace_emit(VNET_HOP_HOST_RX, flags, &f, hash, *rx, now, addr, in, x);
+	}
+	trace_emit(VNET_HOP_TAP_ENQUEUE, flags, &f, hash, now, now, addr, trace_dev_of(dev), x);
+	trace_follow(addr, &f, hash, now, flags);
+	return 0;
+}
+
+/* Every skb the host consumes passes here; a dequeue by the VM's worker is
+ * the one that ends a followed packet's tap.ring hop. */
+SEC("raw_tp/consume_skb")
+int vnet_trace_dequeue(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 addr = ctx->args[0];
+	struct tracked *t = trace_lookup(addr);
+	struct sk_buff *skb = (struct sk_buff *)addr;
+	struct trace_extra x = {};
+	struct trace_dev dev = {};
+
+	if (!t)
+		return 0;
+	if (!(t->flags & VNET_TRACE_FROM_GUEST)) {
+		struct net_device *d = BPF_CORE_READ(skb, dev);
+
+		x.len = BPF_CORE_READ(skb, len);
+		if (d) {
+			dev.netns = BPF_CORE_READ(d, nd_net.net, ns.inum);
+			dev.ifindex = BPF_CORE_READ(d, ifindex);
+		}
+		trace_emit(VNET_HOP_TAP_RING, t->flags, &t->flow, t->hash, t->last_ns, bpf_ktime_get_ns(), addr, dev, x);
+	}
+	trace_forget(addr);
+	return 0;
+}
+
+/* Drops: on a VM-facing device, traced whether followed or not (up to the
+ * drop rate), and the identity is remembered for its retransmission. A
+ * followed packet freed elsewhere is forgotten. */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	struct trace_extra x = {.len = skb->len, .reason = reason};
+	struct vnet_flow f = {};
+	__u64 addr = trace_arg_addr(ctx, 0), now, hash, start;
+	struct tracked *t = trace_lookup(addr);
+	__u16 flags = 0;
+	__u8 one = 1;
+
+	if (!vm_facing(skb->dev)) {
+		if (t)
+			trace_forget(addr);
+		return 0;
+	}
+	now = bpf_ktime_get_ns();
+	if (t) {
+		f = t->flow;
+		hash = t->hash;
+		flags = t->flags;
+		start = t->last_ns;
+	} else {
+		if (!trace_drops || !vnet_parse(skb, &f) || !trace_drop_allowed(now))
+			return 0;
+		hash = vnet_flow_hash(&f);
+		start = now;
+	}
+	trace_emit(VNET_HOP_DROP, flags, &f, hash, start, now, addr, trace_dev_of(skb->dev), x);
+	if (trace_drops)
+		bpf_map_update_elem(&trace_dropped, &hash, &one, BPF_ANY);
+	if (t)
+		trace_forget(addr);
+	return 0;
+}
+
+/* From the guest: the worker writes the guest's frame into the tap, which
+ * receives it here. */
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(vnet_trace_tap_rx, struct sk_buff *skb)
+{
+	struct trace_extra x = {.len = skb->len};
+	struct vnet_flow f = {};
+	__u16 flags = VNET_TRACE_FROM_GUEST;
+	__u64 hash, now, addr;
+
+	if (!vm_facing(skb->dev) || !vnet_parse(skb, &f))
+		return 0;
+	hash = vnet_flow_hash(&f);
+	if (!vnet_sampled(hash))
+		return 0;
+	now = bpf_ktime_get_ns();
+	addr = trace_arg_addr(ctx, 0);
+	trace_emit(VNET_HOP_TAP_RX, flags, &f, hash, now, now, addr, trace_dev_of(skb->dev), x);
+	trace_follow(addr, &f, hash, now, flags);
+	return 0;
+}
+
+/* From the guest: the host transmits it on its way out (a bridge port, the
+ * uplink). The skb is the one the tap received. */
+SEC("raw_tp/net_dev_xmit")
+int vnet_trace_host_tx(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 addr = ctx->args[0];
+	struct tracked *t = trace_lookup(addr);
+	struct net_device *d = (struct net_device *)ctx->args[2];
+	struct trace_extra x = {.len = (__u32)ctx->args[3]};
+	struct trace_dev dev = {};
+
+	if (!t || !(t->flags & VNET_TRACE_FROM_GUEST) || (int)ctx->args[1] != 0)
+		return 0;
+	dev.netns = BPF_CORE_READ(d, nd_net.net, ns.inum);
+	dev.ifindex = BPF_CORE_READ(d, ifindex);
+	trace_emit(VNET_HOP_HOST_TX, t->flags, &t->flow, t->hash, t->last_ns, bpf_ktime_get_ns(), addr, dev, x);
+	trace_forget(addr);
+	return 0;
+}
