@@ -47,7 +47,7 @@ func BenchmarkBPFCostPerEvent(b *testing.B) {
 	// The production defaults (ring sampling included), not the tests' exact settings.
 	cfg := createDefaultConfig().(*Config)
 	s := startScraper(b, cfg)
-	progs := s.probes.Programs()
+	progs := s.inst.probes.Programs()
 	before := programStats(b, progs)
 
 	rx, err := vmlab.ListenUDP(vm.Guest(), 0)
@@ -149,7 +149,7 @@ func BenchmarkLabThroughputWithReceiver(b *testing.B) {
 	b.ResetTimer()
 	for range max(b.N, 5) {
 		without = append(without, transfer())
-		s := newHostScraper(labConfig(), receivertest.NewNopSettings(metadata.Type))
+		s := newHostScraper(instanceFor(labConfig(), receivertest.NewNopSettings(metadata.Type)), receivertest.NewNopSettings(metadata.Type))
 		require.NoError(b, s.start(context.Background(), componenttest.NewNopHost()))
 		with = append(with, transfer())
 		require.NoError(b, s.shutdown(context.Background()))

@@ -204,6 +204,9 @@ func (e *engine) deviceMaps() map[*ebpf.Map]any {
 	if g := e.set.Group(probes.Ring); g != nil {
 		maps[g.Map("ring_residence")] = make([]probes.Hist, e.ncpu)
 	}
+	if g := e.set.Group(probes.Trace); g != nil {
+		maps[g.Map("trace_devices")] = uint8(1)
+	}
 	return maps
 }
 
@@ -239,7 +242,9 @@ func (e *engine) writeFilters(ctx context.Context, devs map[probes.DevKey]devInf
 	for k := range devs {
 		f.Set(k.Ifindex)
 	}
-	for group, name := range map[string]string{probes.Devices: "dev_filter", probes.Drops: "drop_filter", probes.Ring: "ring_filter"} {
+	for group, name := range map[string]string{
+		probes.Devices: "dev_filter", probes.Drops: "drop_filter", probes.Ring: "ring_filter", probes.Trace: "trace_filter",
+	} {
 		if g := e.set.Group(group); g != nil {
 			if err := g.Map(name).Put(uint32(0), f); err != nil {
 				e.mapError(ctx, g.Map(name), err)

@@ -2,6 +2,7 @@ package vnethostreceiver // import "github.com/vnetpath/vnetpath/receiver/vnetho
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -39,9 +40,31 @@ func createDefaultConfig() component.Config {
 	}
 }
 
+// instances holds one instance per configuration, shared by the metrics
+// and traces pipelines of that receiver, so its probes load once.
+var instances = struct {
+	sync.Mutex
+	m map[*Config]*instance
+}{m: map[*Config]*instance{}}
+
+func instanceFor(cfg *Config, set receiver.Settings) *instance {
+	instances.Lock()
+	defer instances.Unlock()
+	inst, ok := instances.m[cfg]
+	if !ok {
+		inst = &instance{cfg: cfg, set: set, forget: func() {
+			instances.Lock()
+			delete(instances.m, cfg)
+			instances.Unlock()
+		}}
+		instances.m[cfg] = inst
+	}
+	return inst
+}
+
 func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
 	c := cfg.(*Config)
-	hs := newHostScraper(c, set)
+	hs := newHostScraper(instanceFor(c, set), set)
 	s, err := scraper.NewMetrics(hs.scrape, scraper.WithStart(hs.start), scraper.WithShutdown(hs.shutdown))
 	if err != nil {
 		return nil, err

@@ -377,7 +377,7 @@ func TestKVMAttributionFromRecordedCounts(t *testing.T) {
 	require.NoError(t, other.Start())
 	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
 
-	m := s.probes.Group(probes.KVM).Map("kvm_counters")
+	m := s.inst.probes.Group(probes.KVM).Map("kvm_counters")
 	ncpu, err := ebpf.PossibleCPU()
 	require.NoError(t, err)
 	record := func(pid int, perCPU ...probes.KVMCounters) {
@@ -408,12 +408,12 @@ func TestMissingHookLeavesOthersRunning(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	set := receivertest.NewNopSettings(metadata.Type)
 	set.TelemetrySettings = tel.NewTelemetrySettings()
-	s := newHostScraper(cfg, set)
+	s := newHostScraper(instanceFor(cfg, set), set)
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 
 	var want []metricdata.DataPoint[int64]
-	for _, st := range s.probes.Status() {
+	for _, st := range s.inst.probes.Status() {
 		require.Equal(t, st.Group != probes.NAPI, st.Active, st.Group)
 		state := "active"
 		if !st.Active {

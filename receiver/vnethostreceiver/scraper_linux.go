@@ -38,73 +38,40 @@ type group struct {
 }
 
 type hostScraper struct {
-	cfg    *Config
-	set    receiver.Settings
+	inst   *instance
 	logger *zap.Logger
-
-	probes    *probes.Set
-	engine    *engine
-	mb        *metadata.MetricsBuilder
-	telemetry *metadata.TelemetryBuilder
-	groups    []*group
+	mb     *metadata.MetricsBuilder
+	groups []*group
 	// retryPause spaces the retries of a failed read.
 	retryPause time.Duration
 }
 
-func newHostScraper(cfg *Config, set receiver.Settings) *hostScraper {
-	return &hostScraper{cfg: cfg, set: set, logger: set.Logger, retryPause: 20 * time.Millisecond}
+func newHostScraper(inst *instance, set receiver.Settings) *hostScraper {
+	return &hostScraper{inst: inst, logger: set.Logger, retryPause: 20 * time.Millisecond}
 }
 
 func (s *hostScraper) start(ctx context.Context, _ component.Host) error {
-	tb, err := metadata.NewTelemetryBuilder(s.set.TelemetrySettings)
-	if err != nil {
-		return fmt.Errorf("create telemetry: %w", err)
+	if err := s.inst.acquire(ctx); err != nil {
+		return err
 	}
-	s.telemetry = tb
-	s.probes = probes.Open(s.logger, probes.Options{
-		Kind:        probes.Host,
-		Groups:      s.cfg.Probes,
-		MapSizes:    s.cfg.Maps.sizes(),
-		Constants:   map[string]any{"all_devices": s.cfg.Drops.AllDevices, "ring_sample_mask": uint64(s.cfg.Ring.SampleEvery - 1)},
-		HookRenames: s.cfg.hookRenames,
-	})
-	// Kernel counters start at zero when the programs load.
-	loaded := pcommon.NewTimestampFromTime(time.Now())
-	s.mb = metadata.NewMetricsBuilder(s.cfg.MetricsBuilderConfig, s.set, metadata.WithStartTime(loaded))
-	s.engine, err = newEngine(s.cfg, s.logger, tb, s.probes)
-	if err != nil {
-		_ = s.probes.Close()
-		return fmt.Errorf("watch devices: %w", err)
-	}
-
-	var active, disabled []string
-	for _, st := range s.probes.Status() {
-		state := "disabled"
-		if st.Active {
-			state = "active"
-			active = append(active, st.Group)
-			r, err := s.newReader(st.Group, loaded)
-			if err != nil {
-				s.engine.stop()
-				_ = s.probes.Close()
-				return fmt.Errorf("%s: %w", st.Group, err)
-			}
-			g := s.probes.Group(st.Group)
-			s.groups = append(s.groups, &group{name: st.Group, reader: r, breaker: newBreaker(time.Now), errs: g.Map(st.Group + "_errors")})
-		} else {
-			disabled = append(disabled, st.Group)
+	s.mb = metadata.NewMetricsBuilder(s.inst.cfg.MetricsBuilderConfig, s.inst.set, metadata.WithStartTime(s.inst.loaded))
+	for _, st := range s.inst.probes.Status() {
+		if !st.Active || st.Group == probes.Trace {
+			continue
 		}
-		tb.VnetHostProbeGroups.Record(ctx, boolToInt(st.Active), metric.WithAttributes(
-			attribute.String("group", st.Group), attribute.String("state", state), attribute.String("reason", st.Reason)))
+		r, err := s.newReader(st.Group, s.inst.loaded)
+		if err != nil {
+			_ = s.inst.release(ctx)
+			return fmt.Errorf("%s: %w", st.Group, err)
+		}
+		g := s.inst.probes.Group(st.Group)
+		s.groups = append(s.groups, &group{name: st.Group, reader: r, breaker: newBreaker(time.Now), errs: g.Map(st.Group + "_errors")})
 	}
-	s.engine.start(ctx)
-	s.logger.Info("vnet_host probes attached", zap.Strings("active", active), zap.Strings("disabled", disabled),
-		zap.Strings("interfaces.include", s.cfg.Interfaces.Include), zap.Strings("netns", s.cfg.NetNS))
 	return nil
 }
 
 func (s *hostScraper) newReader(name string, loaded pcommon.Timestamp) (reader, error) {
-	g := s.probes.Group(name)
+	g := s.inst.probes.Group(name)
 	names := kbtf.DefaultSource()
 	switch name {
 	case probes.Softirq:
@@ -112,7 +79,7 @@ func (s *hostScraper) newReader(name string, loaded pcommon.Timestamp) (reader, 
 		if err != nil {
 			return nil, fmt.Errorf("name softirq vectors: %w", err)
 		}
-		return newSoftirqReader(g, vectors, s.cfg.Softirq.HistogramVectors, loaded), nil
+		return newSoftirqReader(g, vectors, s.inst.cfg.Softirq.HistogramVectors, loaded), nil
 	case probes.NAPI:
 		return newNAPIReader(g, loaded), nil
 	case probes.Devices:
@@ -143,12 +110,12 @@ func vmFromProc(pid uint32) vmInfo {
 }
 
 func (s *hostScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
-	c := &collection{mb: s.mb, hists: newHistograms(), attr: s.engine.attribution(), now: pcommon.NewTimestampFromTime(time.Now())}
+	c := &collection{mb: s.mb, hists: newHistograms(), attr: s.inst.engine.attribution(), now: pcommon.NewTimestampFromTime(time.Now())}
 	var errs []error
 	failed := 0
 	for _, g := range s.groups {
 		if !g.breaker.allow() {
-			s.telemetry.VnetHostMapReadsSkipped.Add(ctx, 1, metric.WithAttributes(attribute.String("group", g.name)))
+			s.inst.telemetry.VnetHostMapReadsSkipped.Add(ctx, 1, metric.WithAttributes(attribute.String("group", g.name)))
 			continue
 		}
 		err := s.readWithRetry(g, c)
@@ -156,13 +123,13 @@ func (s *hostScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		if err != nil {
 			failed++
 			errs = append(errs, fmt.Errorf("%s: %w", g.name, err))
-			s.telemetry.VnetHostMapReadErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("group", g.name)))
+			s.inst.telemetry.VnetHostMapReadErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("group", g.name)))
 			s.logger.Warn("Reading probe group maps failed", zap.String("group", g.name), zap.Bool("breaker_open", g.breaker.open()), zap.Error(err))
 		}
 		s.countOverflows(ctx, g)
 	}
 	md := s.mb.Emit()
-	c.hists.moveTo(md, metadata.ScopeName, s.set.BuildInfo.Version)
+	c.hists.moveTo(md, metadata.ScopeName, s.inst.set.BuildInfo.Version)
 	if len(errs) > 0 {
 		return md, scrapererror.NewPartialScrapeError(errors.Join(errs...), failed)
 	}
@@ -201,28 +168,14 @@ func (s *hostScraper) countOverflows(ctx context.Context, g *group) {
 	}
 	total := sum(perCPU)
 	if total > g.overflows {
-		s.telemetry.VnetHostMapOverflows.Add(ctx, int64(total-g.overflows), metric.WithAttributes(attribute.String("map", kernelInsertedMap[g.name])))
+		s.inst.telemetry.VnetHostMapOverflows.Add(ctx, int64(total-g.overflows), metric.WithAttributes(attribute.String("map", kernelInsertedMap[g.name])))
 		g.overflows = total
 	}
 }
 
-func (s *hostScraper) shutdown(context.Context) error {
-	if s.engine != nil {
-		s.engine.stop()
+func (s *hostScraper) shutdown(ctx context.Context) error {
+	if s.mb == nil {
+		return nil // never started
 	}
-	var err error
-	if s.probes != nil {
-		err = s.probes.Close()
-	}
-	if s.telemetry != nil {
-		s.telemetry.Shutdown()
-	}
-	return err
-}
-
-func boolToInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
+	return s.inst.release(ctx)
 }

@@ -11,9 +11,15 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 )
 
+type instance struct {
+	cfg    *Config
+	set    receiver.Settings
+	forget func()
+}
+
 type hostScraper struct{}
 
-func newHostScraper(*Config, receiver.Settings) *hostScraper { return &hostScraper{} }
+func newHostScraper(*instance, receiver.Settings) *hostScraper { return &hostScraper{} }
 
 func (*hostScraper) start(context.Context, component.Host) error {
 	return errors.New("vnet_host needs Linux: it attaches eBPF programs to kernel tracepoints")

@@ -87,7 +87,8 @@ func loopbackTraffic(t *testing.T, packets int) {
 
 func startScraper(t testing.TB, cfg *Config) *hostScraper {
 	t.Helper()
-	s := newHostScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	set := receivertest.NewNopSettings(metadata.Type)
+	s := newHostScraper(instanceFor(cfg, set), set)
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 	return s

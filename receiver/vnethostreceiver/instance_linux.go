@@ -1,0 +1,119 @@
+//go:build linux
+
+package vnethostreceiver // import "github.com/vnetpath/vnetpath/receiver/vnethostreceiver"
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/vnetpath/vnetpath/internal/probes"
+	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
+)
+
+// instance is one configured vnet_host receiver: its probes and engine,
+// shared by the metrics and traces pipelines that use it. The first
+// pipeline to start loads the probes; the last to stop unloads them.
+type instance struct {
+	cfg *Config
+	set receiver.Settings
+	// forget removes the instance from the factory's registry.
+	forget func()
+
+	mu     sync.Mutex
+	refs   int
+	traces consumer.Traces // set when a traces pipeline uses the receiver
+
+	probes    *probes.Set
+	engine    *engine
+	telemetry *metadata.TelemetryBuilder
+	loaded    pcommon.Timestamp
+}
+
+func (i *instance) acquire(ctx context.Context) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.refs > 0 {
+		i.refs++
+		return nil
+	}
+	if err := i.load(ctx); err != nil {
+		return err
+	}
+	i.refs = 1
+	return nil
+}
+
+func (i *instance) release(context.Context) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.refs == 0 {
+		return nil
+	}
+	if i.refs--; i.refs > 0 {
+		return nil
+	}
+	i.engine.stop()
+	err := i.probes.Close()
+	i.telemetry.Shutdown()
+	i.forget()
+	return err
+}
+
+func (i *instance) load(ctx context.Context) error {
+	tb, err := metadata.NewTelemetryBuilder(i.set.TelemetrySettings)
+	if err != nil {
+		return fmt.Errorf("create telemetry: %w", err)
+	}
+	groups := i.cfg.Probes
+	if i.traces != nil {
+		groups = append(append([]string(nil), groups...), probes.Trace)
+	}
+	set := probes.Open(i.set.Logger, probes.Options{
+		Kind:        probes.Host,
+		Groups:      groups,
+		MapSizes:    i.cfg.Maps.sizes(),
+		Constants:   map[string]any{"all_devices": i.cfg.Drops.AllDevices, "ring_sample_mask": uint64(i.cfg.Ring.SampleEvery - 1)},
+		HookRenames: i.cfg.hookRenames,
+	})
+	// Kernel counters start at zero when the programs load.
+	loaded := pcommon.NewTimestampFromTime(time.Now())
+	eng, err := newEngine(i.cfg, i.set.Logger, tb, set)
+	if err != nil {
+		_ = set.Close()
+		tb.Shutdown()
+		return fmt.Errorf("watch devices: %w", err)
+	}
+	var active, disabled []string
+	for _, st := range set.Status() {
+		state := "disabled"
+		if st.Active {
+			state = "active"
+			active = append(active, st.Group)
+		} else {
+			disabled = append(disabled, st.Group)
+		}
+		tb.VnetHostProbeGroups.Record(ctx, boolToInt(st.Active), metric.WithAttributes(
+			attribute.String("group", st.Group), attribute.String("state", state), attribute.String("reason", st.Reason)))
+	}
+	eng.start(ctx)
+	i.probes, i.engine, i.telemetry, i.loaded = set, eng, tb, loaded
+	i.set.Logger.Info("vnet_host probes attached", zap.Strings("active", active), zap.Strings("disabled", disabled),
+		zap.Strings("interfaces.include", i.cfg.Interfaces.Include), zap.Strings("netns", i.cfg.NetNS))
+	return nil
+}
+
+func boolToInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
