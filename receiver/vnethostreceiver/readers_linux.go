@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/vnetpath/vnetpath/internal/kbtf"
+	"github.com/vnetpath/vnetpath/internal/kmetrics"
 	"github.com/vnetpath/vnetpath/internal/probes"
 	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
 )
@@ -16,7 +17,7 @@ import (
 // collection is what one scrape writes into.
 type collection struct {
 	mb    *metadata.MetricsBuilder
-	hists *histograms
+	hists *kmetrics.Histograms
 	attr  *attribution
 	now   pcommon.Timestamp
 }
@@ -32,19 +33,19 @@ type reader interface {
 	read(c *collection) error
 }
 
-// iterate walks a per-CPU hash map; fn gets each key and its per-CPU values.
-func iterate[K any, V any](m *ebpf.Map, fn func(K, []V)) error {
-	var k K
-	var v []V
-	it := m.Iterate()
-	for it.Next(&k, &v) {
-		fn(k, v)
-	}
-	if err := it.Err(); err != nil {
-		return fmt.Errorf("iterate %s: %w", m, err)
-	}
-	return nil
-}
+// The host's histograms (see README.md).
+var (
+	histSoftirqLatency = kmetrics.HistDesc{Name: "vnet.softirq.latency",
+		Description: "Delay from raising a softirq to its handler starting (irq:softirq_raise -> softirq_entry), per CPU and vector."}
+	histSoftirqDuration = kmetrics.HistDesc{Name: "vnet.softirq.duration",
+		Description: "Run time of a softirq handler (irq:softirq_entry -> softirq_exit), per CPU and vector."}
+	histRingResidence = kmetrics.HistDesc{Name: "vnet.tap.ring.residence",
+		Description: "Time a packet waits in a tap's ring: from the device's xmit until the VM's worker thread dequeues it."}
+	histWorkerWait = kmetrics.HistDesc{Name: "vnet.worker.wait",
+		Description: "Run-queue wait of a VM worker thread: from wakeup (or preemption) until it runs."}
+	histWorkerRuntime = kmetrics.HistDesc{Name: "vnet.worker.runtime",
+		Description: "On-CPU time of a VM worker thread per scheduling slice."}
+)
 
 type softirqKey struct {
 	cpu int64
@@ -56,9 +57,9 @@ type softirqReader struct {
 	g          *probes.Group
 	vectors    []string
 	histVector map[string]bool
-	counts     *cumulative[softirqKey, softirqKey]
-	latency    *cumulative[softirqKey, softirqKey]
-	duration   *cumulative[softirqKey, softirqKey]
+	counts     *kmetrics.Cumulative[softirqKey, softirqKey]
+	latency    *kmetrics.Cumulative[softirqKey, softirqKey]
+	duration   *kmetrics.Cumulative[softirqKey, softirqKey]
 }
 
 func newSoftirqReader(g *probes.Group, names kbtf.Names, histVectors []string, loaded pcommon.Timestamp) *softirqReader {
@@ -72,9 +73,9 @@ func newSoftirqReader(g *probes.Group, names kbtf.Names, histVectors []string, l
 	}
 	return &softirqReader{
 		g: g, vectors: vectors, histVector: hv,
-		counts:   newCumulative[softirqKey, softirqKey](loaded),
-		latency:  newCumulative[softirqKey, softirqKey](loaded),
-		duration: newCumulative[softirqKey, softirqKey](loaded),
+		counts:   kmetrics.NewCumulative[softirqKey, softirqKey](loaded),
+		latency:  kmetrics.NewCumulative[softirqKey, softirqKey](loaded),
+		duration: kmetrics.NewCumulative[softirqKey, softirqKey](loaded),
 	}
 }
 
@@ -89,7 +90,7 @@ func (r *softirqReader) read(c *collection) error {
 			// A CPU that never ran a vector has no series yet.
 			if n > 0 {
 				k := softirqKey{int64(cpu), name}
-				r.counts.add(k, k, n)
+				r.counts.Add(k, k, n)
 			}
 		}
 		if !r.histVector[name] {
@@ -104,37 +105,29 @@ func (r *softirqReader) read(c *collection) error {
 		for cpu := range latency {
 			k := softirqKey{int64(cpu), name}
 			// Like counts, a histogram has no series until it counted once.
-			if v := histValues(latency[cpu : cpu+1]); sum(v[:probes.HistSlots]) > 0 {
-				r.latency.add(k, k, v...)
+			if v := kmetrics.HistValues(latency[cpu : cpu+1]); kmetrics.Sum(v[:probes.HistSlots]) > 0 {
+				r.latency.Add(k, k, v...)
 			}
-			if v := histValues(duration[cpu : cpu+1]); sum(v[:probes.HistSlots]) > 0 {
-				r.duration.add(k, k, v...)
+			if v := kmetrics.HistValues(duration[cpu : cpu+1]); kmetrics.Sum(v[:probes.HistSlots]) > 0 {
+				r.duration.Add(k, k, v...)
 			}
 		}
 	}
-	r.counts.collect(c.now, func(k softirqKey, start pcommon.Timestamp, v []uint64) {
+	r.counts.Collect(c.now, func(k softirqKey, start pcommon.Timestamp, v []uint64) {
 		c.record(start, func() { c.mb.RecordVnetSoftirqCountDataPoint(c.now, int64(v[0]), k.cpu, k.vec) })
 	})
 	for _, h := range []struct {
-		d histDesc
-		c *cumulative[softirqKey, softirqKey]
+		d kmetrics.HistDesc
+		c *kmetrics.Cumulative[softirqKey, softirqKey]
 	}{{histSoftirqLatency, r.latency}, {histSoftirqDuration, r.duration}} {
-		h.c.collect(c.now, func(k softirqKey, start pcommon.Timestamp, v []uint64) {
-			c.hists.add(h.d, start, c.now, v, func(m pcommon.Map) {
+		h.c.Collect(c.now, func(k softirqKey, start pcommon.Timestamp, v []uint64) {
+			c.hists.Add(h.d, start, c.now, v, func(m pcommon.Map) {
 				m.PutInt("cpu.logical_number", k.cpu)
 				m.PutStr("vnet.softirq.vector", k.vec)
 			})
 		})
 	}
 	return nil
-}
-
-func sum(v []uint64) uint64 {
-	var t uint64
-	for _, x := range v {
-		t += x
-	}
-	return t
 }
 
 // devAttrs are the attributes of a per-device series.
@@ -156,19 +149,19 @@ type ifaceSource struct {
 // devicesReader reads packets and bytes per VM-facing device and direction.
 type devicesReader struct {
 	m              *ebpf.Map
-	packets, bytes *cumulative[ifaceSource, ifaceAttrs]
+	packets, bytes *kmetrics.Cumulative[ifaceSource, ifaceAttrs]
 }
 
 func newDevicesReader(g *probes.Group, loaded pcommon.Timestamp) *devicesReader {
 	return &devicesReader{
 		m:       g.Map("dev_counters"),
-		packets: newCumulative[ifaceSource, ifaceAttrs](loaded),
-		bytes:   newCumulative[ifaceSource, ifaceAttrs](loaded),
+		packets: kmetrics.NewCumulative[ifaceSource, ifaceAttrs](loaded),
+		bytes:   kmetrics.NewCumulative[ifaceSource, ifaceAttrs](loaded),
 	}
 }
 
 func (r *devicesReader) read(c *collection) error {
-	err := iterate(r.m, func(k probes.DevKey, perCPU []probes.DevCounters) {
+	err := kmetrics.Iterate(r.m, func(k probes.DevKey, perCPU []probes.DevCounters) {
 		var t probes.DevCounters
 		for _, v := range perCPU {
 			t.RxPackets += v.RxPackets
@@ -186,19 +179,19 @@ func (r *devicesReader) read(c *collection) error {
 		} {
 			a := ifaceAttrs{devAttrs{d.name, d.vm}, x.dir}
 			src := ifaceSource{k, x.dir}
-			r.packets.add(src, a, x.packets)
-			r.bytes.add(src, a, x.bytes)
+			r.packets.Add(src, a, x.packets)
+			r.bytes.Add(src, a, x.bytes)
 		}
 	})
 	if err != nil {
 		return err
 	}
-	r.packets.collect(c.now, func(a ifaceAttrs, start pcommon.Timestamp, v []uint64) {
+	r.packets.Collect(c.now, func(a ifaceAttrs, start pcommon.Timestamp, v []uint64) {
 		c.record(start, func() {
 			c.mb.RecordVnetInterfacePacketsDataPoint(c.now, int64(v[0]), a.ifname, a.dir, a.vm.options()...)
 		})
 	})
-	r.bytes.collect(c.now, func(a ifaceAttrs, start pcommon.Timestamp, v []uint64) {
+	r.bytes.Collect(c.now, func(a ifaceAttrs, start pcommon.Timestamp, v []uint64) {
 		c.record(start, func() {
 			c.mb.RecordVnetInterfaceBytesDataPoint(c.now, int64(v[0]), a.ifname, a.dir, a.vm.options()...)
 		})
@@ -215,22 +208,22 @@ type dropAttrs struct {
 type dropsReader struct {
 	m       *ebpf.Map
 	reasons kbtf.Names
-	drops   *cumulative[probes.DropKey, dropAttrs]
+	drops   *kmetrics.Cumulative[probes.DropKey, dropAttrs]
 }
 
 func newDropsReader(g *probes.Group, reasons kbtf.Names, loaded pcommon.Timestamp) *dropsReader {
-	return &dropsReader{m: g.Map("drop_counts"), reasons: reasons, drops: newCumulative[probes.DropKey, dropAttrs](loaded)}
+	return &dropsReader{m: g.Map("drop_counts"), reasons: reasons, drops: kmetrics.NewCumulative[probes.DropKey, dropAttrs](loaded)}
 }
 
 func (r *dropsReader) read(c *collection) error {
-	err := iterate(r.m, func(k probes.DropKey, perCPU []uint64) {
+	err := kmetrics.Iterate(r.m, func(k probes.DropKey, perCPU []uint64) {
 		d := c.attr.device(k.Dev)
-		r.drops.add(k, dropAttrs{devAttrs{d.name, d.vm}, r.reasons.Name(uint64(k.Reason))}, sum(perCPU))
+		r.drops.Add(k, dropAttrs{devAttrs{d.name, d.vm}, r.reasons.Name(uint64(k.Reason))}, kmetrics.Sum(perCPU))
 	})
 	if err != nil {
 		return err
 	}
-	r.drops.collect(c.now, func(a dropAttrs, start pcommon.Timestamp, v []uint64) {
+	r.drops.Collect(c.now, func(a dropAttrs, start pcommon.Timestamp, v []uint64) {
 		c.record(start, func() {
 			c.mb.RecordVnetPacketDropsDataPoint(c.now, int64(v[0]), a.ifname, a.reason, a.vm.options()...)
 		})
@@ -241,23 +234,23 @@ func (r *dropsReader) read(c *collection) error {
 // ringReader reads the tap ring residence histograms.
 type ringReader struct {
 	m         *ebpf.Map
-	residence *cumulative[probes.DevKey, devAttrs]
+	residence *kmetrics.Cumulative[probes.DevKey, devAttrs]
 }
 
 func newRingReader(g *probes.Group, loaded pcommon.Timestamp) *ringReader {
-	return &ringReader{m: g.Map("ring_residence"), residence: newCumulative[probes.DevKey, devAttrs](loaded)}
+	return &ringReader{m: g.Map("ring_residence"), residence: kmetrics.NewCumulative[probes.DevKey, devAttrs](loaded)}
 }
 
 func (r *ringReader) read(c *collection) error {
-	err := iterate(r.m, func(k probes.DevKey, perCPU []probes.Hist) {
+	err := kmetrics.Iterate(r.m, func(k probes.DevKey, perCPU []probes.Hist) {
 		d := c.attr.device(k)
-		r.residence.add(k, devAttrs{d.name, d.vm}, histValues(perCPU)...)
+		r.residence.Add(k, devAttrs{d.name, d.vm}, kmetrics.HistValues(perCPU)...)
 	})
 	if err != nil {
 		return err
 	}
-	r.residence.collect(c.now, func(a devAttrs, start pcommon.Timestamp, v []uint64) {
-		c.hists.add(histRingResidence, start, c.now, v, a.put)
+	r.residence.Collect(c.now, func(a devAttrs, start pcommon.Timestamp, v []uint64) {
+		c.hists.Add(histRingResidence, start, c.now, v, a.put)
 	})
 	return nil
 }
@@ -278,20 +271,20 @@ func (v vmInfo) put(m pcommon.Map) {
 // napiReader reads NAPI polls per device.
 type napiReader struct {
 	m                     *ebpf.Map
-	polls, work, exhausts *cumulative[probes.DevKey, devAttrs]
+	polls, work, exhausts *kmetrics.Cumulative[probes.DevKey, devAttrs]
 }
 
 func newNAPIReader(g *probes.Group, loaded pcommon.Timestamp) *napiReader {
 	return &napiReader{
 		m:        g.Map("napi_counters"),
-		polls:    newCumulative[probes.DevKey, devAttrs](loaded),
-		work:     newCumulative[probes.DevKey, devAttrs](loaded),
-		exhausts: newCumulative[probes.DevKey, devAttrs](loaded),
+		polls:    kmetrics.NewCumulative[probes.DevKey, devAttrs](loaded),
+		work:     kmetrics.NewCumulative[probes.DevKey, devAttrs](loaded),
+		exhausts: kmetrics.NewCumulative[probes.DevKey, devAttrs](loaded),
 	}
 }
 
 func (r *napiReader) read(c *collection) error {
-	err := iterate(r.m, func(k probes.DevKey, perCPU []probes.NAPICounters) {
+	err := kmetrics.Iterate(r.m, func(k probes.DevKey, perCPU []probes.NAPICounters) {
 		var t probes.NAPICounters
 		name := ""
 		for _, v := range perCPU {
@@ -307,20 +300,20 @@ func (r *napiReader) read(c *collection) error {
 			d.name = name
 		}
 		a := devAttrs{d.name, d.vm}
-		r.polls.add(k, a, t.Polls)
-		r.work.add(k, a, t.Work)
-		r.exhausts.add(k, a, t.BudgetExhausted)
+		r.polls.Add(k, a, t.Polls)
+		r.work.Add(k, a, t.Work)
+		r.exhausts.Add(k, a, t.BudgetExhausted)
 	})
 	if err != nil {
 		return err
 	}
-	r.polls.collect(c.now, func(a devAttrs, start pcommon.Timestamp, v []uint64) {
+	r.polls.Collect(c.now, func(a devAttrs, start pcommon.Timestamp, v []uint64) {
 		c.record(start, func() { c.mb.RecordVnetNapiPollsDataPoint(c.now, int64(v[0]), a.ifname, a.vm.options()...) })
 	})
-	r.work.collect(c.now, func(a devAttrs, start pcommon.Timestamp, v []uint64) {
+	r.work.Collect(c.now, func(a devAttrs, start pcommon.Timestamp, v []uint64) {
 		c.record(start, func() { c.mb.RecordVnetNapiWorkDataPoint(c.now, int64(v[0]), a.ifname, a.vm.options()...) })
 	})
-	r.exhausts.collect(c.now, func(a devAttrs, start pcommon.Timestamp, v []uint64) {
+	r.exhausts.Collect(c.now, func(a devAttrs, start pcommon.Timestamp, v []uint64) {
 		c.record(start, func() {
 			c.mb.RecordVnetNapiBudgetExhaustedDataPoint(c.now, int64(v[0]), a.ifname, a.vm.options()...)
 		})
@@ -346,35 +339,35 @@ type workerAttrs struct {
 // workersReader reads the worker threads' wait and run time histograms.
 type workersReader struct {
 	wait, runtime *ebpf.Map
-	waitC, runC   *cumulative[uint32, workerAttrs]
+	waitC, runC   *kmetrics.Cumulative[uint32, workerAttrs]
 }
 
 func newWorkersReader(g *probes.Group, loaded pcommon.Timestamp) *workersReader {
 	return &workersReader{
 		wait: g.Map("worker_wait"), runtime: g.Map("worker_runtime"),
-		waitC: newCumulative[uint32, workerAttrs](loaded), runC: newCumulative[uint32, workerAttrs](loaded),
+		waitC: kmetrics.NewCumulative[uint32, workerAttrs](loaded), runC: kmetrics.NewCumulative[uint32, workerAttrs](loaded),
 	}
 }
 
 func (r *workersReader) read(c *collection) error {
 	for _, x := range []struct {
 		m *ebpf.Map
-		c *cumulative[uint32, workerAttrs]
+		c *kmetrics.Cumulative[uint32, workerAttrs]
 	}{{r.wait, r.waitC}, {r.runtime, r.runC}} {
-		err := iterate(x.m, func(tid uint32, perCPU []probes.Hist) {
+		err := kmetrics.Iterate(x.m, func(tid uint32, perCPU []probes.Hist) {
 			w := c.attr.workers[tid]
-			x.c.add(tid, workerAttrs{int64(tid), w.name, w.vm}, histValues(perCPU)...)
+			x.c.Add(tid, workerAttrs{int64(tid), w.name, w.vm}, kmetrics.HistValues(perCPU)...)
 		})
 		if err != nil {
 			return err
 		}
 	}
 	for _, x := range []struct {
-		d histDesc
-		c *cumulative[uint32, workerAttrs]
+		d kmetrics.HistDesc
+		c *kmetrics.Cumulative[uint32, workerAttrs]
 	}{{histWorkerWait, r.waitC}, {histWorkerRuntime, r.runC}} {
-		x.c.collect(c.now, func(a workerAttrs, start pcommon.Timestamp, v []uint64) {
-			c.hists.add(x.d, start, c.now, v, func(m pcommon.Map) {
+		x.c.Collect(c.now, func(a workerAttrs, start pcommon.Timestamp, v []uint64) {
+			c.hists.Add(x.d, start, c.now, v, func(m pcommon.Map) {
 				m.PutInt("thread.id", a.tid)
 				m.PutStr("thread.name", a.thread)
 				a.vm.put(m)
@@ -397,7 +390,7 @@ type kvmSource struct {
 // kvmReader reads interrupts and kicks per VMM.
 type kvmReader struct {
 	m                 *ebpf.Map
-	interrupts, kicks *cumulative[kvmSource, kvmAttrs]
+	interrupts, kicks *kmetrics.Cumulative[kvmSource, kvmAttrs]
 	// vmOf names a VMM the last discovery did not list (e.g. a VM without
 	// a tap); the kvm group sees every KVM user.
 	vmOf func(tgid uint32) vmInfo
@@ -406,14 +399,14 @@ type kvmReader struct {
 func newKVMReader(g *probes.Group, loaded pcommon.Timestamp, vmOf func(uint32) vmInfo) *kvmReader {
 	return &kvmReader{
 		m:          g.Map("kvm_counters"),
-		interrupts: newCumulative[kvmSource, kvmAttrs](loaded),
-		kicks:      newCumulative[kvmSource, kvmAttrs](loaded),
+		interrupts: kmetrics.NewCumulative[kvmSource, kvmAttrs](loaded),
+		kicks:      kmetrics.NewCumulative[kvmSource, kvmAttrs](loaded),
 		vmOf:       vmOf,
 	}
 }
 
 func (r *kvmReader) read(c *collection) error {
-	err := iterate(r.m, func(tgid uint32, perCPU []probes.KVMCounters) {
+	err := kmetrics.Iterate(r.m, func(tgid uint32, perCPU []probes.KVMCounters) {
 		var t probes.KVMCounters
 		for _, v := range perCPU {
 			t.MSIIRQs += v.MSIIRQs
@@ -426,10 +419,10 @@ func (r *kvmReader) read(c *collection) error {
 		if !ok {
 			vm = r.vmOf(tgid)
 		}
-		add := func(cum *cumulative[kvmSource, kvmAttrs], source string, n uint64) {
+		add := func(cum *kmetrics.Cumulative[kvmSource, kvmAttrs], source string, n uint64) {
 			// Most VMs use one kind of kick and interrupt: no zero series.
 			if n > 0 {
-				cum.add(kvmSource{tgid, source}, kvmAttrs{vm, source}, n)
+				cum.Add(kvmSource{tgid, source}, kvmAttrs{vm, source}, n)
 			}
 		}
 		add(r.interrupts, "msi", t.MSIIRQs)
@@ -441,12 +434,12 @@ func (r *kvmReader) read(c *collection) error {
 	if err != nil {
 		return err
 	}
-	r.interrupts.collect(c.now, func(a kvmAttrs, start pcommon.Timestamp, v []uint64) {
+	r.interrupts.Collect(c.now, func(a kvmAttrs, start pcommon.Timestamp, v []uint64) {
 		c.record(start, func() {
 			c.mb.RecordVnetKvmInterruptsDataPoint(c.now, int64(v[0]), metadata.MapAttributeVnetKvmSource[a.source], a.vm.options()...)
 		})
 	})
-	r.kicks.collect(c.now, func(a kvmAttrs, start pcommon.Timestamp, v []uint64) {
+	r.kicks.Collect(c.now, func(a kvmAttrs, start pcommon.Timestamp, v []uint64) {
 		c.record(start, func() {
 			c.mb.RecordVnetKvmKicksDataPoint(c.now, int64(v[0]), metadata.MapAttributeVnetKvmSource[a.source], a.vm.options()...)
 		})

@@ -23,6 +23,7 @@ import (
 
 	"github.com/vnetpath/vnetpath/internal/discovery"
 	"github.com/vnetpath/vnetpath/internal/kbtf"
+	"github.com/vnetpath/vnetpath/internal/kmetrics"
 	"github.com/vnetpath/vnetpath/internal/probes"
 	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
 )
@@ -31,7 +32,7 @@ import (
 type group struct {
 	name    string
 	reader  reader
-	breaker *breaker
+	breaker *kmetrics.Breaker
 	// errs is the group's kernel-side error array, if it has one.
 	errs      *ebpf.Map
 	overflows uint64
@@ -65,7 +66,7 @@ func (s *hostScraper) start(ctx context.Context, _ component.Host) error {
 			return fmt.Errorf("%s: %w", st.Group, err)
 		}
 		g := s.inst.probes.Group(st.Group)
-		s.groups = append(s.groups, &group{name: st.Group, reader: r, breaker: newBreaker(time.Now), errs: g.Map(st.Group + "_errors")})
+		s.groups = append(s.groups, &group{name: st.Group, reader: r, breaker: kmetrics.NewBreaker(time.Now), errs: g.Map(st.Group + "_errors")})
 	}
 	return nil
 }
@@ -110,26 +111,26 @@ func vmFromProc(pid uint32) vmInfo {
 }
 
 func (s *hostScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
-	c := &collection{mb: s.mb, hists: newHistograms(), attr: s.inst.engine.attribution(), now: pcommon.NewTimestampFromTime(time.Now())}
+	c := &collection{mb: s.mb, hists: kmetrics.NewHistograms(), attr: s.inst.engine.attribution(), now: pcommon.NewTimestampFromTime(time.Now())}
 	var errs []error
 	failed := 0
 	for _, g := range s.groups {
-		if !g.breaker.allow() {
+		if !g.breaker.Allow() {
 			s.inst.telemetry.VnetHostMapReadsSkipped.Add(ctx, 1, metric.WithAttributes(attribute.String("group", g.name)))
 			continue
 		}
 		err := s.readWithRetry(g, c)
-		g.breaker.done(err)
+		g.breaker.Done(err)
 		if err != nil {
 			failed++
 			errs = append(errs, fmt.Errorf("%s: %w", g.name, err))
 			s.inst.telemetry.VnetHostMapReadErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("group", g.name)))
-			s.logger.Warn("Reading probe group maps failed", zap.String("group", g.name), zap.Bool("breaker_open", g.breaker.open()), zap.Error(err))
+			s.logger.Warn("Reading probe group maps failed", zap.String("group", g.name), zap.Bool("breaker_open", g.breaker.Open()), zap.Error(err))
 		}
 		s.countOverflows(ctx, g)
 	}
 	md := s.mb.Emit()
-	c.hists.moveTo(md, metadata.ScopeName, s.inst.set.BuildInfo.Version)
+	c.hists.MoveTo(md, metadata.ScopeName, s.inst.set.BuildInfo.Version)
 	if len(errs) > 0 {
 		return md, scrapererror.NewPartialScrapeError(errors.Join(errs...), failed)
 	}
@@ -166,7 +167,7 @@ func (s *hostScraper) countOverflows(ctx context.Context, g *group) {
 	if err := g.errs.Lookup(probes.ErrMapFull, &perCPU); err != nil {
 		return
 	}
-	total := sum(perCPU)
+	total := kmetrics.Sum(perCPU)
 	if total > g.overflows {
 		s.inst.telemetry.VnetHostMapOverflows.Add(ctx, int64(total-g.overflows), metric.WithAttributes(attribute.String("map", kernelInsertedMap[g.name])))
 		g.overflows = total

@@ -1,16 +1,20 @@
-package vnethostreceiver // import "github.com/vnetpath/vnetpath/receiver/vnethostreceiver"
+// Package kmetrics turns kernel map contents into OTLP metrics: cumulative
+// series that stay monotonic while the kernel entries behind them come and
+// go, histograms from the probes' base-2 slots, and a circuit breaker for
+// failing map reads.
+package kmetrics // import "github.com/vnetpath/vnetpath/internal/kmetrics"
 
 import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
-// cumulative keeps the exported cumulative series of one metric. A series
+// Cumulative keeps the exported cumulative series of one metric. A series
 // (one attribute set) may be fed by several kernel map entries over its
 // life, e.g. a tap recreated under the same name by the same VMM: the
 // values of entries that went away stay in a baseline, so the series never
 // decreases. A series that no entry fed during a whole collection has
 // ended; if it comes back it restarts from zero with a new start time.
-type cumulative[S, A comparable] struct {
+type Cumulative[S, A comparable] struct {
 	series map[A]*series[S]
 	// lastCollect is the previous collection's time: the earliest a series
 	// first seen now can have started counting.
@@ -29,13 +33,14 @@ type source struct {
 	read   bool // read in the current collection
 }
 
-func newCumulative[S, A comparable](loaded pcommon.Timestamp) *cumulative[S, A] {
-	return &cumulative[S, A]{series: map[A]*series[S]{}, lastCollect: loaded}
+// NewCumulative starts a store whose series count from loaded.
+func NewCumulative[S, A comparable](loaded pcommon.Timestamp) *Cumulative[S, A] {
+	return &Cumulative[S, A]{series: map[A]*series[S]{}, lastCollect: loaded}
 }
 
-// add feeds one kernel entry's current values into the series of attrs:
+// Add feeds one kernel entry's current values into the series of attrs:
 // one value for a counter, one per bucket for a histogram.
-func (c *cumulative[S, A]) add(src S, attrs A, values ...uint64) {
+func (c *Cumulative[S, A]) Add(src S, attrs A, values ...uint64) {
 	s := c.series[attrs]
 	if s == nil {
 		s = &series[S]{start: c.lastCollect, base: make([]uint64, len(values)), sources: map[S]*source{}}
@@ -53,10 +58,10 @@ func (c *cumulative[S, A]) add(src S, attrs A, values ...uint64) {
 	in.read = true
 }
 
-// collect ends a collection: entries not read this time went away and are
+// Collect ends a collection: entries not read this time went away and are
 // folded into their series' baselines; series no entry fed are forgotten;
 // emit gets every other series with its total.
-func (c *cumulative[S, A]) collect(now pcommon.Timestamp, emit func(attrs A, start pcommon.Timestamp, values []uint64)) {
+func (c *Cumulative[S, A]) Collect(now pcommon.Timestamp, emit func(attrs A, start pcommon.Timestamp, values []uint64)) {
 	for key, s := range c.series {
 		fed := false
 		for src, in := range s.sources {

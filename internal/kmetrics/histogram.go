@@ -1,4 +1,4 @@
-package vnethostreceiver // import "github.com/vnetpath/vnetpath/receiver/vnethostreceiver"
+package kmetrics // import "github.com/vnetpath/vnetpath/internal/kmetrics"
 
 import (
 	"math"
@@ -10,25 +10,13 @@ import (
 )
 
 // Histograms are built here rather than by mdatagen, whose v0.161.0
-// metrics builder cannot generate histograms; README.md documents them.
+// metrics builder cannot generate histograms; the receivers' READMEs
+// document them.
 
-// histDesc describes one exported histogram metric.
-type histDesc struct {
-	name, description string
+// HistDesc describes one exported histogram metric.
+type HistDesc struct {
+	Name, Description string
 }
-
-var (
-	histSoftirqLatency = histDesc{"vnet.softirq.latency",
-		"Delay from raising a softirq to its handler starting (irq:softirq_raise -> softirq_entry), per CPU and vector."}
-	histSoftirqDuration = histDesc{"vnet.softirq.duration",
-		"Run time of a softirq handler (irq:softirq_entry -> softirq_exit), per CPU and vector."}
-	histRingResidence = histDesc{"vnet.tap.ring.residence",
-		"Time a packet waits in a tap's ring: from the device's xmit until the VM's worker thread dequeues it."}
-	histWorkerWait = histDesc{"vnet.worker.wait",
-		"Run-queue wait of a VM worker thread: from wakeup (or preemption) until it runs."}
-	histWorkerRuntime = histDesc{"vnet.worker.runtime",
-		"On-CPU time of a VM worker thread per scheduling slice."}
-)
 
 // The kernel counts latencies in base-2 slots: slot s holds (2^(s-1), 2^s] ns.
 // Exported bounds are 2^10 ns (about 1 us) to 2^33 ns (about 8.6 s); the
@@ -38,8 +26,8 @@ const (
 	lastBoundSlot  = 33
 )
 
-// histBounds are the explicit bucket bounds, in seconds.
-var histBounds = func() []float64 {
+// HistBounds are the explicit bucket bounds, in seconds.
+var HistBounds = func() []float64 {
 	b := make([]float64, 0, lastBoundSlot-firstBoundSlot+1)
 	for s := firstBoundSlot; s <= lastBoundSlot; s++ {
 		b = append(b, math.Ldexp(1, s)/1e9)
@@ -47,9 +35,9 @@ var histBounds = func() []float64 {
 	return b
 }()
 
-// histValues flattens per-CPU kernel histograms into slots followed by the
+// HistValues flattens per-CPU kernel histograms into slots followed by the
 // sum in ns, the layout the cumulative store keeps.
-func histValues(perCPU []probes.Hist) []uint64 {
+func HistValues(perCPU []probes.Hist) []uint64 {
 	v := make([]uint64, probes.HistSlots+1)
 	for _, h := range perCPU {
 		for s, n := range h.Slots {
@@ -60,32 +48,33 @@ func histValues(perCPU []probes.Hist) []uint64 {
 	return v
 }
 
-// histograms accumulates the histogram metrics of one collection.
-type histograms struct {
+// Histograms accumulates the histogram metrics of one collection.
+type Histograms struct {
 	metrics map[string]pmetric.Metric
 	sm      pmetric.ScopeMetrics
 }
 
-func newHistograms() *histograms {
-	return &histograms{metrics: map[string]pmetric.Metric{}, sm: pmetric.NewScopeMetrics()}
+// NewHistograms starts an empty collection.
+func NewHistograms() *Histograms {
+	return &Histograms{metrics: map[string]pmetric.Metric{}, sm: pmetric.NewScopeMetrics()}
 }
 
-// add appends one cumulative data point from kernel slots + sum.
-func (h *histograms) add(d histDesc, start, now pcommon.Timestamp, values []uint64, attrs func(pcommon.Map)) {
-	m, ok := h.metrics[d.name]
+// Add appends one cumulative data point from kernel slots + sum.
+func (h *Histograms) Add(d HistDesc, start, now pcommon.Timestamp, values []uint64, attrs func(pcommon.Map)) {
+	m, ok := h.metrics[d.Name]
 	if !ok {
 		m = h.sm.Metrics().AppendEmpty()
-		m.SetName(d.name)
-		m.SetDescription(d.description)
+		m.SetName(d.Name)
+		m.SetDescription(d.Description)
 		m.SetUnit("s")
 		m.SetEmptyHistogram().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-		h.metrics[d.name] = m
+		h.metrics[d.Name] = m
 	}
 	dp := m.Histogram().DataPoints().AppendEmpty()
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(now)
-	dp.ExplicitBounds().FromRaw(histBounds)
-	counts := make([]uint64, len(histBounds)+1)
+	dp.ExplicitBounds().FromRaw(HistBounds)
+	counts := make([]uint64, len(HistBounds)+1)
 	var total uint64
 	for s := 0; s < probes.HistSlots; s++ {
 		n := values[s]
@@ -105,9 +94,9 @@ func (h *histograms) add(d histDesc, start, now pcommon.Timestamp, values []uint
 	attrs(dp.Attributes())
 }
 
-// moveTo appends the histograms to the scope metrics of md, creating the
+// MoveTo appends the histograms to the scope metrics of md, creating the
 // resource and scope when the metrics builder emitted nothing.
-func (h *histograms) moveTo(md pmetric.Metrics, scope string, version string) {
+func (h *Histograms) MoveTo(md pmetric.Metrics, scope string, version string) {
 	if h.sm.Metrics().Len() == 0 {
 		return
 	}

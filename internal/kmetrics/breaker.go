@@ -1,12 +1,12 @@
-package vnethostreceiver // import "github.com/vnetpath/vnetpath/receiver/vnethostreceiver"
+package kmetrics // import "github.com/vnetpath/vnetpath/internal/kmetrics"
 
 import "time"
 
-// breaker stops reading a probe group's maps after repeated failures, so a
+// Breaker stops reading a probe group's maps after repeated failures, so a
 // broken map costs one skipped read per collection rather than a storm of
 // syscalls and log lines; it tries again after a doubling pause and closes
 // on the first success.
-type breaker struct {
+type Breaker struct {
 	now       func() time.Time
 	threshold int           // consecutive failures that open it
 	pause     time.Duration // first pause; doubles up to maxPause
@@ -17,20 +17,21 @@ type breaker struct {
 	nextPause time.Duration
 }
 
-func newBreaker(now func() time.Time) *breaker {
-	return &breaker{now: now, threshold: 3, pause: 5 * time.Second, maxPause: 5 * time.Minute}
+// NewBreaker returns a closed breaker on the given clock.
+func NewBreaker(now func() time.Time) *Breaker {
+	return &Breaker{now: now, threshold: 3, pause: 5 * time.Second, maxPause: 5 * time.Minute}
 }
 
-// allow reports whether a read may run now.
-func (b *breaker) allow() bool {
+// Allow reports whether a read may run now.
+func (b *Breaker) Allow() bool {
 	return !b.now().Before(b.openUntil)
 }
 
-// open reports whether the breaker is refusing reads.
-func (b *breaker) open() bool { return b.failures >= b.threshold }
+// Open reports whether the breaker is refusing reads.
+func (b *Breaker) Open() bool { return b.failures >= b.threshold }
 
-// done records a read's outcome.
-func (b *breaker) done(err error) {
+// Done records a read's outcome.
+func (b *Breaker) Done(err error) {
 	if err == nil {
 		b.failures, b.openUntil, b.nextPause = 0, time.Time{}, 0
 		return
