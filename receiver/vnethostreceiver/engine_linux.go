@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -40,8 +39,8 @@ type engine struct {
 	current atomic.Pointer[attribution]
 
 	// Owned by the refresh goroutine (and by start before it runs).
-	devices map[probes.DevKey]devInfo
-	workers map[uint32]workerInfo
+	devices *probes.KeyedMaps[probes.DevKey]
+	workers *probes.KeyedMaps[uint32]
 	vms     map[int]discovery.VM
 	watched map[uint32]bool // namespaces whose device lists are complete
 
@@ -61,12 +60,14 @@ func newEngine(cfg *Config, logger *zap.Logger, tb *metadata.TelemetryBuilder, s
 	e := &engine{
 		cfg: cfg, logger: logger, telemetry: tb, set: set, watcher: w, ncpu: ncpu,
 		scanner: discovery.Scanner{Proc: "/proc", WorkerGlobs: cfg.Workers.Threads},
-		devices: map[probes.DevKey]devInfo{}, workers: map[uint32]workerInfo{}, vms: map[int]discovery.VM{},
+		vms:     map[int]discovery.VM{},
 		watched: map[uint32]bool{}, done: make(chan struct{}),
 	}
 	for _, ns := range w.Namespaces() {
 		e.watched[ns] = true
 	}
+	e.devices = e.deviceMaps()
+	e.workers = e.workerMaps()
 	e.current.Store(&attribution{})
 	return e, nil
 }
@@ -123,8 +124,8 @@ func (e *engine) refresh(ctx context.Context) {
 	}
 	a := e.attribute(devs, vms)
 	e.logChanges(vms)
-	e.syncDevices(ctx, a.vmFacing)
-	e.syncWorkers(ctx, a.workers)
+	e.mapError(ctx, "devices", e.devices.Sync(keys(a.vmFacing)))
+	e.mapError(ctx, "workers", e.workers.Sync(keys(a.workers)))
 	e.forgetGone(a.names, a.vmms)
 	e.sweepRing(ctx)
 	e.current.Store(a)
@@ -191,103 +192,37 @@ func (e *engine) logChanges(vms []discovery.VM) {
 	e.vms = seen
 }
 
-// deviceMaps are the maps with one user-inserted entry per VM-facing
-// device, and the zero value each entry starts from.
-func (e *engine) deviceMaps() map[*ebpf.Map]any {
-	maps := map[*ebpf.Map]any{}
-	if g := e.set.Group(probes.Devices); g != nil {
-		maps[g.Map("dev_counters")] = make([]probes.DevCounters, e.ncpu)
-	}
-	if g := e.set.Group(probes.Drops); g != nil {
-		maps[g.Map("drop_devices")] = uint8(1)
-	}
-	if g := e.set.Group(probes.Ring); g != nil {
-		maps[g.Map("ring_residence")] = make([]probes.Hist, e.ncpu)
-	}
-	if g := e.set.Group(probes.Trace); g != nil {
-		maps[g.Map("trace_devices")] = uint8(1)
-	}
-	return maps
-}
-
-func (e *engine) syncDevices(ctx context.Context, want map[probes.DevKey]devInfo) {
-	maps := e.deviceMaps()
-	for k := range want {
-		if _, ok := e.devices[k]; ok {
-			continue
-		}
-		for m, zero := range maps {
-			if err := m.Update(k, zero, ebpf.UpdateNoExist); err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
-				e.mapError(ctx, m, err)
-			}
-		}
-	}
-	for k := range e.devices {
-		if _, ok := want[k]; ok {
-			continue
-		}
-		for m := range maps {
-			_ = m.Delete(k)
-		}
-	}
-	e.devices = want
-	e.writeFilters(ctx, want)
-}
-
-// writeFilters publishes the ifindex pre-filter of the device-keyed groups.
-// Entries are inserted before and removed after it changes, so no packet
-// of a VM-facing device passes the filter without finding its entry.
-func (e *engine) writeFilters(ctx context.Context, devs map[probes.DevKey]devInfo) {
-	var f probes.IDFilter
-	for k := range devs {
-		f.Set(k.Ifindex)
-	}
-	for group, name := range map[string]string{
-		probes.Devices: "dev_filter", probes.Drops: "drop_filter", probes.Ring: "ring_filter", probes.Trace: "trace_filter",
+// deviceMaps are the maps with one entry per VM-facing device, and the
+// id filters in front of them, of the groups that run.
+func (e *engine) deviceMaps() *probes.KeyedMaps[probes.DevKey] {
+	d := &probes.KeyedMaps[probes.DevKey]{Entries: map[*ebpf.Map]any{}, ID: func(k probes.DevKey) uint32 { return k.Ifindex }}
+	for _, x := range []struct {
+		group, entries, filter string
+		zero                   any
+	}{
+		{probes.Devices, "dev_counters", "dev_filter", make([]probes.DevCounters, e.ncpu)},
+		{probes.Drops, "drop_devices", "drop_filter", uint8(1)},
+		{probes.Ring, "ring_residence", "ring_filter", make([]probes.Hist, e.ncpu)},
+		{probes.Trace, "trace_devices", "trace_filter", uint8(1)},
 	} {
-		if g := e.set.Group(group); g != nil {
-			if err := g.Map(name).Put(uint32(0), f); err != nil {
-				e.mapError(ctx, g.Map(name), err)
-			}
+		if g := e.set.Group(x.group); g != nil {
+			d.Entries[g.Map(x.entries)] = x.zero
+			d.Filters = append(d.Filters, g.Map(x.filter))
 		}
 	}
+	return d
 }
 
-func (e *engine) syncWorkers(ctx context.Context, want map[uint32]workerInfo) {
-	g := e.set.Group(probes.Workers)
-	if g == nil {
-		return
+// workerMaps are the workers group's maps keyed by worker TID.
+func (e *engine) workerMaps() *probes.KeyedMaps[uint32] {
+	d := &probes.KeyedMaps[uint32]{Entries: map[*ebpf.Map]any{}, ID: func(tid uint32) uint32 { return tid }}
+	if g := e.set.Group(probes.Workers); g != nil {
+		d.Entries[g.Map("workers")] = probes.Worker{}
+		d.Entries[g.Map("worker_wait")] = make([]probes.Hist, e.ncpu)
+		d.Entries[g.Map("worker_runtime")] = make([]probes.Hist, e.ncpu)
+		d.Filters = append(d.Filters, g.Map("worker_filter"))
 	}
-	maps := map[*ebpf.Map]any{
-		g.Map("workers"):        probes.Worker{},
-		g.Map("worker_wait"):    make([]probes.Hist, e.ncpu),
-		g.Map("worker_runtime"): make([]probes.Hist, e.ncpu),
-	}
-	for tid := range want {
-		if _, ok := e.workers[tid]; ok {
-			continue
-		}
-		for m, zero := range maps {
-			if err := m.Update(tid, zero, ebpf.UpdateNoExist); err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
-				e.mapError(ctx, m, err)
-			}
-		}
-	}
-	for tid := range e.workers {
-		if _, ok := want[tid]; !ok {
-			for m := range maps {
-				_ = m.Delete(tid)
-			}
-		}
-	}
-	e.workers = want
-	var f probes.IDFilter
-	for tid := range want {
-		f.Set(tid)
-	}
-	if err := g.Map("worker_filter").Put(uint32(0), f); err != nil {
-		e.mapError(ctx, g.Map("worker_filter"), err)
-	}
+	return d
 }
 
 // forgetGone removes kernel-inserted entries of devices that no longer exist
@@ -369,27 +304,22 @@ func (e *engine) sweepRing(ctx context.Context) {
 	}
 }
 
-func (e *engine) mapError(ctx context.Context, m *ebpf.Map, err error) {
-	if errors.Is(err, unix.E2BIG) {
-		e.telemetry.VnetHostMapOverflows.Add(ctx, 1, metric.WithAttributes(attribute.String("map", mapName(m))))
+// mapError counts a full map as an overflow (maps.<which> is too small)
+// and logs the failure.
+func (e *engine) mapError(ctx context.Context, which string, err error) {
+	if err == nil {
 		return
 	}
-	e.logger.Warn("Kernel map update failed", zap.String("map", mapName(m)), zap.Error(err))
+	if errors.Is(err, unix.E2BIG) {
+		e.telemetry.VnetHostMapOverflows.Add(ctx, 1, metric.WithAttributes(attribute.String("map", which)))
+	}
+	e.logger.Warn("Kernel map update failed", zap.String("entities", which), zap.Error(err))
 }
 
-func mapName(m *ebpf.Map) string {
-	if info, err := m.Info(); err == nil {
-		return info.Name
+func keys[K comparable, V any](m map[K]V) map[K]bool {
+	out := make(map[K]bool, len(m))
+	for k := range m {
+		out[k] = true
 	}
-	return m.String()
-}
-
-// hasVMFacing reports whether the map sets name devices (for tests).
-func (e *engine) vmFacingNames() []string {
-	var names []string
-	for _, d := range e.attribution().vmFacing {
-		names = append(names, d.name)
-	}
-	slices.Sort(names)
-	return names
+	return out
 }

@@ -207,7 +207,7 @@ func TestRingResidenceFollowsVMMDelay(t *testing.T) {
 	require.NoError(t, vm.Control.SetDelay(5*time.Millisecond))
 
 	before := scrapeIndexed(t, s)
-	udpToGuest(t, lab, vm, 60, 50) // one every 20 ms
+	udpToGuest(t, lab, vm, 60, 25) // one every 40 ms
 	after := scrapeIndexed(t, s)
 
 	key := strings.Join(sortedPairs(vmPairs(vm)), ",")
