@@ -17,6 +17,9 @@ type Device struct {
 	Ifindex uint32
 	Name    string
 	NSPath  string // the configured path; "" for the collector's own namespace
+	// ParentBus is the bus of the device's parent ("virtio" for a
+	// virtio-net NIC, "pci" for a physical one); "" for virtual devices.
+	ParentBus string
 }
 
 // Filter selects devices by name globs (path.Match syntax).

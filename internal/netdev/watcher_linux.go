@@ -32,11 +32,11 @@ type namespace struct {
 	handle *netlink.Handle
 }
 
-// Open watches the collector's own namespace and the namespaces at paths
-// (such as /var/run/netns/NAME).
+// Open watches the namespaces at paths (such as /var/run/netns/NAME); ""
+// is the collector's own namespace.
 func Open(paths []string) (*Watcher, error) {
 	w := &Watcher{changes: make(chan struct{}, 1), done: make(chan struct{})}
-	for _, p := range append([]string{""}, paths...) {
+	for _, p := range paths {
 		ns, err := openNamespace(p)
 		if err != nil {
 			_ = w.Close()
@@ -121,7 +121,7 @@ func (w *Watcher) Err() error {
 	return err
 }
 
-// Namespaces returns the inodes of the watched namespaces, own first.
+// Namespaces returns the inodes of the watched namespaces, in Open's order.
 func (w *Watcher) Namespaces() []uint32 {
 	inodes := make([]uint32, len(w.namespaces))
 	for i, ns := range w.namespaces {
@@ -140,7 +140,7 @@ func (w *Watcher) List() ([]Device, error) {
 		}
 		for _, l := range links {
 			a := l.Attrs()
-			devs = append(devs, Device{NetNS: ns.inode, Ifindex: uint32(a.Index), Name: a.Name, NSPath: ns.path})
+			devs = append(devs, Device{NetNS: ns.inode, Ifindex: uint32(a.Index), Name: a.Name, NSPath: ns.path, ParentBus: a.ParentDevBus})
 		}
 	}
 	return devs, nil

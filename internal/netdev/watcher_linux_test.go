@@ -65,7 +65,7 @@ func TestWatcherAcrossNamespaces(t *testing.T) {
 	testenv.RequireRoot(t)
 	name := fmt.Sprintf("vnltest-nd%d", os.Getpid())
 	path, inode := newNamedNetNS(t, name)
-	w, err := Open([]string{path})
+	w, err := Open([]string{"", path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestWatcherAcrossNamespaces(t *testing.T) {
 
 func TestOpenBadPath(t *testing.T) {
 	testenv.RequireRoot(t)
-	if _, err := Open([]string{"/nonexistent/netns"}); err == nil {
+	if _, err := Open([]string{"", "/nonexistent/netns"}); err == nil {
 		t.Fatal("opened a namespace that does not exist")
 	}
 }

@@ -59,3 +59,6 @@ func (d *KeyedMaps[K]) Sync(want map[K]bool) error {
 	d.have = want
 	return errors.Join(errs...)
 }
+
+// Has reports whether the maps hold key.
+func (d *KeyedMaps[K]) Has(key K) bool { return d.have[key] }

@@ -2,11 +2,16 @@ package vnetguestreceiver // import "github.com/vnetpath/vnetpath/receiver/vnetg
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/scraper"
+	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
+	"github.com/vnetpath/vnetpath/internal/probes"
+	"github.com/vnetpath/vnetpath/internal/sharedcomp"
 	"github.com/vnetpath/vnetpath/receiver/vnetguestreceiver/internal/metadata"
 )
 
@@ -16,18 +21,36 @@ func NewFactory() receiver.Factory {
 		metadata.Type,
 		createDefaultConfig,
 		receiver.WithMetrics(createMetrics, metadata.MetricsStability),
-		receiver.WithTraces(createTraces, metadata.TracesStability),
 	)
 }
 
 func createDefaultConfig() component.Config {
-	return &Config{}
+	cc := scraperhelper.NewDefaultControllerConfig()
+	cc.CollectionInterval = 10 * time.Second
+	return &Config{
+		ControllerConfig:     cc,
+		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
+		Probes:               probes.Names(probes.Guest),
+		Maps:                 MapsConfig{Devices: 64, DropKeys: 1024},
+	}
 }
 
-func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, _ consumer.Metrics) (receiver.Metrics, error) {
-	return newGuestReceiver(cfg.(*Config), set), nil
+// instances holds one instance per configuration, shared by the metrics
+// and traces pipelines of that receiver, so its probes load once.
+var instances sharedcomp.Map[*Config, instance]
+
+func instanceFor(cfg *Config, set receiver.Settings) *instance {
+	return instances.Get(cfg, func(forget func()) *instance {
+		return &instance{cfg: cfg, set: set, forget: forget}
+	})
 }
 
-func createTraces(_ context.Context, set receiver.Settings, cfg component.Config, _ consumer.Traces) (receiver.Traces, error) {
-	return newGuestReceiver(cfg.(*Config), set), nil
+func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
+	c := cfg.(*Config)
+	gs := newGuestScraper(instanceFor(c, set), set)
+	s, err := scraper.NewMetrics(gs.scrape, scraper.WithStart(gs.start), scraper.WithShutdown(gs.shutdown))
+	if err != nil {
+		return nil, err
+	}
+	return scraperhelper.NewMetricsController(&c.ControllerConfig, set, next, scraperhelper.AddMetricsScraper(metadata.Type, s))
 }

@@ -53,7 +53,8 @@ func newEngine(cfg *Config, logger *zap.Logger, tb *metadata.TelemetryBuilder, s
 	if err != nil {
 		return nil, fmt.Errorf("count CPUs: %w", err)
 	}
-	w, err := netdev.Open(cfg.NetNS)
+	// The collector's own namespace first: macvtap attribution relies on it.
+	w, err := netdev.Open(append([]string{""}, cfg.NetNS...))
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package vnethostreceiver // import "github.com/vnetpath/vnetpath/receiver/vnetho
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -12,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	"github.com/vnetpath/vnetpath/internal/probes"
+	"github.com/vnetpath/vnetpath/internal/sharedcomp"
 	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
 )
 
@@ -42,24 +42,12 @@ func createDefaultConfig() component.Config {
 
 // instances holds one instance per configuration, shared by the metrics
 // and traces pipelines of that receiver, so its probes load once.
-var instances = struct {
-	sync.Mutex
-	m map[*Config]*instance
-}{m: map[*Config]*instance{}}
+var instances sharedcomp.Map[*Config, instance]
 
 func instanceFor(cfg *Config, set receiver.Settings) *instance {
-	instances.Lock()
-	defer instances.Unlock()
-	inst, ok := instances.m[cfg]
-	if !ok {
-		inst = &instance{cfg: cfg, set: set, forget: func() {
-			instances.Lock()
-			delete(instances.m, cfg)
-			instances.Unlock()
-		}}
-		instances.m[cfg] = inst
-	}
-	return inst
+	return instances.Get(cfg, func(forget func()) *instance {
+		return &instance{cfg: cfg, set: set, forget: forget}
+	})
 }
 
 func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {

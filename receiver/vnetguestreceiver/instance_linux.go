@@ -1,0 +1,192 @@
+//go:build linux
+
+package vnetguestreceiver // import "github.com/vnetpath/vnetpath/receiver/vnetguestreceiver"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/vnetpath/vnetpath/internal/netdev"
+	"github.com/vnetpath/vnetpath/internal/probes"
+	"github.com/vnetpath/vnetpath/receiver/vnetguestreceiver/internal/metadata"
+)
+
+// instance is one configured vnet_guest receiver, shared by its metrics
+// and traces pipelines: the probes, and the guest NICs they watch.
+type instance struct {
+	cfg    *Config
+	set    receiver.Settings
+	forget func()
+
+	mu   sync.Mutex
+	refs int
+
+	probes    *probes.Set
+	telemetry *metadata.TelemetryBuilder
+	loaded    pcommon.Timestamp
+	watcher   *netdev.Watcher
+	nics      *probes.KeyedMaps[probes.DevKey]
+	names     atomic.Pointer[map[probes.DevKey]string] // guest NICs, published for readers
+	done      chan struct{}
+	wg        sync.WaitGroup
+}
+
+func (i *instance) acquire(ctx context.Context) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.refs > 0 {
+		i.refs++
+		return nil
+	}
+	if err := i.load(ctx); err != nil {
+		return err
+	}
+	i.refs = 1
+	return nil
+}
+
+func (i *instance) release(context.Context) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.refs == 0 {
+		return nil
+	}
+	if i.refs--; i.refs > 0 {
+		return nil
+	}
+	close(i.done)
+	i.wg.Wait()
+	_ = i.watcher.Close()
+	err := i.probes.Close()
+	i.telemetry.Shutdown()
+	i.forget()
+	return err
+}
+
+func (i *instance) load(ctx context.Context) error {
+	w, err := netdev.Open([]string{i.cfg.NetNS})
+	if err != nil {
+		return fmt.Errorf("netns: %w", err)
+	}
+	tb, err := metadata.NewTelemetryBuilder(i.set.TelemetrySettings)
+	if err != nil {
+		_ = w.Close()
+		return fmt.Errorf("create telemetry: %w", err)
+	}
+	set := probes.Open(i.set.Logger, probes.Options{Kind: probes.Guest, Groups: i.cfg.Probes, MapSizes: i.cfg.Maps.sizes()})
+	i.probes, i.telemetry, i.watcher, i.done = set, tb, w, make(chan struct{})
+	i.loaded = pcommon.NewTimestampFromTime(time.Now())
+	i.nics = i.nicMaps()
+	i.names.Store(&map[probes.DevKey]string{})
+	var active, disabled []string
+	for _, st := range set.Status() {
+		state := "disabled"
+		if st.Active {
+			state, active = "active", append(active, st.Group)
+		} else {
+			disabled = append(disabled, st.Group)
+		}
+		tb.VnetGuestProbeGroups.Record(ctx, boolToInt(st.Active), metric.WithAttributes(
+			attribute.String("group", st.Group), attribute.String("state", state), attribute.String("reason", st.Reason)))
+	}
+	if err := i.watchNetNS(); err != nil {
+		i.set.Logger.Warn("TCP metrics cannot name the watched namespace", zap.Error(err))
+	}
+	i.refresh(ctx)
+	i.wg.Add(1)
+	go i.loop()
+	i.set.Logger.Info("vnet_guest probes attached", zap.Strings("active", active), zap.Strings("disabled", disabled),
+		zap.String("netns", i.cfg.NetNS), zap.Strings("nics", i.nicNames()))
+	return nil
+}
+
+// nicMaps are the maps with one entry per guest NIC, of the groups that run.
+func (i *instance) nicMaps() *probes.KeyedMaps[probes.DevKey] {
+	d := &probes.KeyedMaps[probes.DevKey]{Entries: map[*ebpf.Map]any{}, ID: func(k probes.DevKey) uint32 { return k.Ifindex }}
+	for _, x := range []struct{ group, entries, filter string }{
+		{probes.Drops, "drop_devices", "drop_filter"},
+		{probes.Trace, "trace_devices", "trace_filter"},
+	} {
+		if g := i.probes.Group(x.group); g != nil {
+			d.Entries[g.Map(x.entries)] = uint8(1)
+			d.Filters = append(d.Filters, g.Map(x.filter))
+		}
+	}
+	return d
+}
+
+// watchNetNS tells the tcp group which namespace's sockets count.
+func (i *instance) watchNetNS() error {
+	g := i.probes.Group(probes.TCP)
+	if g == nil {
+		return nil
+	}
+	return g.Map("tcp_netns").Put(i.watcher.Namespaces()[0], uint8(1))
+}
+
+// loop refreshes the guest NICs when links change: a NIC hot-plugged,
+// renamed or removed.
+func (i *instance) loop() {
+	defer i.wg.Done()
+	for {
+		select {
+		case <-i.done:
+			return
+		case <-i.watcher.Changes():
+			i.refresh(context.Background())
+		}
+	}
+}
+
+func (i *instance) refresh(ctx context.Context) {
+	devs, err := i.watcher.List()
+	if err != nil {
+		i.set.Logger.Warn("Listing the guest's devices failed", zap.Error(err))
+		return
+	}
+	names := map[probes.DevKey]string{}
+	want := map[probes.DevKey]bool{}
+	for _, d := range devs {
+		k := probes.DevKey{NetNS: d.NetNS, Ifindex: d.Ifindex}
+		names[k] = d.Name
+		if i.cfg.Interfaces.selects(d) {
+			want[k] = true
+		}
+	}
+	if err := i.nics.Sync(want); err != nil {
+		if errors.Is(err, unix.E2BIG) {
+			i.telemetry.VnetGuestMapOverflows.Add(ctx, 1, metric.WithAttributes(attribute.String("map", "devices")))
+		}
+		i.set.Logger.Warn("Kernel map update failed", zap.Error(err))
+	}
+	i.names.Store(&names)
+}
+
+func (i *instance) nicNames() []string {
+	var out []string
+	for k, n := range *i.names.Load() {
+		if i.nics.Has(k) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func boolToInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,30 @@
+//go:build !linux
+
+package vnetguestreceiver // import "github.com/vnetpath/vnetpath/receiver/vnetguestreceiver"
+
+import (
+	"context"
+	"errors"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver"
+)
+
+type instance struct {
+	cfg    *Config
+	set    receiver.Settings
+	forget func()
+}
+
+type guestScraper struct{}
+
+func newGuestScraper(*instance, receiver.Settings) *guestScraper { return &guestScraper{} }
+
+func (*guestScraper) start(context.Context, component.Host) error {
+	return errors.New("vnet_guest needs Linux: it attaches eBPF programs to kernel tracepoints")
+}
+
+func (*guestScraper) scrape(context.Context) (pmetric.Metrics, error) { return pmetric.NewMetrics(), nil }
+
+func (*guestScraper) shutdown(context.Context) error { return nil }
