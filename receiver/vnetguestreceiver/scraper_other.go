@@ -25,6 +25,8 @@ func (*guestScraper) start(context.Context, component.Host) error {
 	return errors.New("vnet_guest needs Linux: it attaches eBPF programs to kernel tracepoints")
 }
 
-func (*guestScraper) scrape(context.Context) (pmetric.Metrics, error) { return pmetric.NewMetrics(), nil }
+func (*guestScraper) scrape(context.Context) (pmetric.Metrics, error) {
+	return pmetric.NewMetrics(), nil
+}
 
 func (*guestScraper) shutdown(context.Context) error { return nil }
