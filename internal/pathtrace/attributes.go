@@ -38,10 +38,10 @@ const (
 	attrCwnd             = "vnet.tcp.cwnd"
 )
 
-// The most attributes a span carries, to size its map once: the identity
-// (type, transport, 2 addresses, 4 of ports, seq, ack, ip id, icmp fields),
-// then hop, length, 3 of attribution, 3 of thread and CPU, retransmission
-// and 2 of drop or TCP state.
+// The most attributes a span carries, to size its map once. The identity:
+// type, transport, 2 addresses, and at most 4 of ports, TCP seq and ack,
+// IP id, ICMP fields. A hop adds hop, length, 3 of attribution, thread id,
+// thread name, CPU, retransmission, and 2 of drop reason or TCP state.
 const (
 	identityAttrs = 8
 	hopAttrs      = identityAttrs + 11
