@@ -83,18 +83,26 @@ static __always_inline __u64 vnet_mix(__u64 h, __u64 w)
 	return h ^ (h >> 32);
 }
 
+/* The flow's i-th little-endian 64-bit word, read without type punning. */
+static __always_inline __u64 vnet_flow_word(const struct vnet_flow *f, int i)
+{
+	__u64 w;
+
+	__builtin_memcpy(&w, (const char *)f + 8 * i, sizeof(w));
+	return w;
+}
+
 static __always_inline __u64 vnet_flow_hash(const struct vnet_flow *f)
 {
-	const __u64 *w = (const __u64 *)f;
 	__u64 h = trace_key0;
 
-	h = vnet_mix(h, w[0]);
-	h = vnet_mix(h, w[1]);
-	h = vnet_mix(h, w[2]);
-	h = vnet_mix(h, w[3]);
-	h = vnet_mix(h, w[4]);
-	h = vnet_mix(h, w[5]);
-	h = vnet_mix(h, w[6]);
+	h = vnet_mix(h, vnet_flow_word(f, 0));
+	h = vnet_mix(h, vnet_flow_word(f, 1));
+	h = vnet_mix(h, vnet_flow_word(f, 2));
+	h = vnet_mix(h, vnet_flow_word(f, 3));
+	h = vnet_mix(h, vnet_flow_word(f, 4));
+	h = vnet_mix(h, vnet_flow_word(f, 5));
+	h = vnet_mix(h, vnet_flow_word(f, 6));
 	h = vnet_mix(h, trace_key1);
 	h ^= h >> 29;
 	h *= 0xBF58476D1CE4E5B9ULL;
@@ -179,11 +187,20 @@ static __always_inline bool vnet_parse(const struct sk_buff *skb, struct vnet_fl
 		f->sport = (__u16)t[0] << 8 | t[1];
 		f->dport = (__u16)t[2] << 8 | t[3];
 		if (f->family == 6) {
-			/* No IP id in IPv6: the first payload bytes tell packets apart. */
+			/* No IP id in IPv6: the first payload bytes tell packets
+			 * apart. Bytes past a short payload count as zero, so both
+			 * sides agree whatever follows the packet in memory. */
+			__u16 plen = ((__u16)t[4] << 8 | t[5]) - 8;
+			__u8 p[8];
 			__u32 a, b;
 
-			__builtin_memcpy(&a, &t[8], 4);
-			__builtin_memcpy(&b, &t[12], 4);
+			__builtin_memcpy(p, &t[8], 8);
+#pragma unroll
+			for (int i = 0; i < 8; i++)
+				if (i >= plen)
+					p[i] = 0;
+			__builtin_memcpy(&a, &p[0], 4);
+			__builtin_memcpy(&b, &p[4], 4);
 			f->aux = a ^ (b * 0x9E3779B1U);
 		}
 		return true;

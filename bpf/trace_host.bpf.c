@@ -175,9 +175,14 @@ int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop
 			return 0;
 		hash = vnet_flow_hash(&f);
 		start = now;
+		/* Received on this tap: the guest sent it, and the guest's side
+		 * owns the trace's root. */
+		if (skb->skb_iif == skb->dev->ifindex)
+			flags |= VNET_TRACE_FROM_GUEST;
 	}
 	trace_emit(VNET_HOP_DROP, flags, &f, hash, start, now, addr, trace_dev_of(skb->dev), x);
-	if (trace_drops)
+	/* Only a packet going to the guest comes back through the tap's xmit. */
+	if (trace_drops && !(flags & VNET_TRACE_FROM_GUEST))
 		bpf_map_update_elem(&trace_dropped, &hash, &one, BPF_ANY);
 	if (t)
 		trace_forget(addr);
