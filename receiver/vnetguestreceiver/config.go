@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	"github.com/vnetpath/vnetpath/internal/netdev"
+	"github.com/vnetpath/vnetpath/internal/pathtrace"
 	"github.com/vnetpath/vnetpath/internal/probes"
 	"github.com/vnetpath/vnetpath/receiver/vnetguestreceiver/internal/metadata"
 )
@@ -27,6 +28,8 @@ type Config struct {
 	Probes []string `mapstructure:"probes"`
 	// Maps sizes the kernel maps; what does not fit is counted.
 	Maps MapsConfig `mapstructure:"maps"`
+	// Tracing follows packets hop by hop when a traces pipeline uses the receiver.
+	Tracing pathtrace.Settings `mapstructure:"tracing"`
 }
 
 // InterfacesConfig selects devices by name.
@@ -72,6 +75,6 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %d outside [1, %d]", field, v, 1<<22))
 		}
 	}
-	errs = append(errs, c.ControllerConfig.Validate())
+	errs = append(errs, c.ControllerConfig.Validate(), c.Tracing.Validate())
 	return errors.Join(errs...)
 }

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/scraper"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
+	"github.com/vnetpath/vnetpath/internal/pathtrace"
 	"github.com/vnetpath/vnetpath/internal/probes"
 	"github.com/vnetpath/vnetpath/internal/sharedcomp"
 	"github.com/vnetpath/vnetpath/receiver/vnetguestreceiver/internal/metadata"
@@ -21,6 +22,7 @@ func NewFactory() receiver.Factory {
 		metadata.Type,
 		createDefaultConfig,
 		receiver.WithMetrics(createMetrics, metadata.MetricsStability),
+		receiver.WithTraces(createTraces, metadata.TracesStability),
 	)
 }
 
@@ -32,6 +34,7 @@ func createDefaultConfig() component.Config {
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		Probes:               probes.Names(probes.Guest),
 		Maps:                 MapsConfig{Devices: 64, DropKeys: 1024},
+		Tracing:              pathtrace.DefaultSettings(pathtrace.Guest),
 	}
 }
 
@@ -53,4 +56,32 @@ func createMetrics(_ context.Context, set receiver.Settings, cfg component.Confi
 		return nil, err
 	}
 	return scraperhelper.NewMetricsController(&c.ControllerConfig, set, next, scraperhelper.AddMetricsScraper(metadata.Type, s))
+}
+
+func createTraces(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Traces) (receiver.Traces, error) {
+	inst := instanceFor(cfg.(*Config), set)
+	inst.traces = next
+	return &tracesReceiver{inst: inst}, nil
+}
+
+// tracesReceiver is the traces pipeline's handle on the shared instance.
+type tracesReceiver struct {
+	inst    *instance
+	started bool
+}
+
+func (r *tracesReceiver) Start(ctx context.Context, _ component.Host) error {
+	if err := r.inst.acquire(ctx); err != nil {
+		return err
+	}
+	r.started = true
+	return nil
+}
+
+func (r *tracesReceiver) Shutdown(ctx context.Context) error {
+	if !r.started {
+		return nil
+	}
+	r.started = false
+	return r.inst.release(ctx)
 }

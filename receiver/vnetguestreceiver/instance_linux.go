@@ -6,11 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/otel/attribute"
@@ -19,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vnetpath/vnetpath/internal/netdev"
+	"github.com/vnetpath/vnetpath/internal/pathtrace"
 	"github.com/vnetpath/vnetpath/internal/probes"
 	"github.com/vnetpath/vnetpath/receiver/vnetguestreceiver/internal/metadata"
 )
@@ -30,10 +33,12 @@ type instance struct {
 	set    receiver.Settings
 	forget func()
 
-	mu   sync.Mutex
-	refs int
+	mu     sync.Mutex
+	refs   int
+	traces consumer.Traces // set when a traces pipeline uses the receiver
 
 	probes    *probes.Set
+	tracer    *pathtrace.Tracer
 	telemetry *metadata.TelemetryBuilder
 	loaded    pcommon.Timestamp
 	watcher   *netdev.Watcher
@@ -66,10 +71,16 @@ func (i *instance) release(context.Context) error {
 	if i.refs--; i.refs > 0 {
 		return nil
 	}
+	var errs []error
+	if i.tracer != nil {
+		errs = append(errs, i.tracer.Stop())
+		i.tracer = nil
+	}
 	close(i.done)
 	i.wg.Wait()
 	_ = i.watcher.Close()
-	err := i.probes.Close()
+	errs = append(errs, i.probes.Close())
+	err := errors.Join(errs...)
 	i.telemetry.Shutdown()
 	i.forget()
 	return err
@@ -85,7 +96,13 @@ func (i *instance) load(ctx context.Context) error {
 		_ = w.Close()
 		return fmt.Errorf("create telemetry: %w", err)
 	}
-	set := probes.Open(i.set.Logger, probes.Options{Kind: probes.Guest, Groups: i.cfg.Probes, MapSizes: i.cfg.Maps.sizes()})
+	groups, sizes, constants := i.cfg.Probes, i.cfg.Maps.sizes(), map[string]any{}
+	if i.traces != nil {
+		groups = append(append([]string(nil), groups...), probes.Trace)
+		maps.Copy(sizes, i.cfg.Tracing.MapSizes())
+		constants = i.cfg.Tracing.Constants()
+	}
+	set := probes.Open(i.set.Logger, probes.Options{Kind: probes.Guest, Groups: groups, MapSizes: sizes, Constants: constants})
 	i.probes, i.telemetry, i.watcher, i.done = set, tb, w, make(chan struct{})
 	i.loaded = pcommon.NewTimestampFromTime(time.Now())
 	i.nics = i.nicMaps()
@@ -105,6 +122,14 @@ func (i *instance) load(ctx context.Context) error {
 		i.set.Logger.Warn("TCP metrics cannot name the watched namespace", zap.Error(err))
 	}
 	i.refresh(ctx)
+	if g := set.Group(probes.Trace); g != nil {
+		if err := i.startTracer(g); err != nil {
+			_ = w.Close()
+			_ = set.Close()
+			tb.Shutdown()
+			return fmt.Errorf("tracing: %w", err)
+		}
+	}
 	i.wg.Add(1)
 	go i.loop()
 	i.set.Logger.Info("vnet_guest probes attached", zap.Strings("active", active), zap.Strings("disabled", disabled),
@@ -189,4 +214,25 @@ func boolToInt(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+func (i *instance) startTracer(g *probes.Group) error {
+	t, err := pathtrace.StartTracer(g, i.cfg.Tracing, pathtrace.Guest, nicAttribution{i}, i.traces, i.set.Logger)
+	if err != nil {
+		return err
+	}
+	i.tracer = t
+	return errors.Join(
+		i.telemetry.RegisterVnetGuestTraceRecordsCallback(t.ObserveRecords),
+		i.telemetry.RegisterVnetGuestTraceSpansCallback(t.ObserveSpans),
+		i.telemetry.RegisterVnetGuestTraceUnfollowedCallback(t.ObserveUnfollowed),
+	)
+}
+
+// nicAttribution names spans' devices: the guest's own NICs.
+type nicAttribution struct{ i *instance }
+
+func (a nicAttribution) Device(netns, ifindex uint32) (pathtrace.Device, bool) {
+	name, ok := (*a.i.names.Load())[probes.DevKey{NetNS: netns, Ifindex: ifindex}]
+	return pathtrace.Device{Interface: name}, ok
 }

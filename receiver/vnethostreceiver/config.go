@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	"github.com/vnetpath/vnetpath/internal/netdev"
+	"github.com/vnetpath/vnetpath/internal/pathtrace"
 	"github.com/vnetpath/vnetpath/internal/probes"
 	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
 )
@@ -34,6 +35,8 @@ type Config struct {
 	Workers   WorkersConfig   `mapstructure:"workers"`
 	Discovery DiscoveryConfig `mapstructure:"discovery"`
 	Maps      MapsConfig      `mapstructure:"maps"`
+	// Tracing follows packets hop by hop when a traces pipeline uses the receiver.
+	Tracing pathtrace.Settings `mapstructure:"tracing"`
 
 	// hookRenames lets tests ask for a tracepoint this kernel lacks.
 	hookRenames map[string]string
@@ -157,6 +160,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %d outside [1, %d]", field, v, 1<<22))
 		}
 	}
+	errs = append(errs, c.Tracing.Validate())
 	return errors.Join(errs...)
 }
 

@@ -4,7 +4,9 @@ package vnethostreceiver // import "github.com/vnetpath/vnetpath/receiver/vnetho
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/vnetpath/vnetpath/internal/pathtrace"
 	"github.com/vnetpath/vnetpath/internal/probes"
 	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
 )
@@ -34,6 +37,7 @@ type instance struct {
 
 	probes    *probes.Set
 	engine    *engine
+	tracer    *pathtrace.Tracer
 	telemetry *metadata.TelemetryBuilder
 	loaded    pcommon.Timestamp
 }
@@ -61,8 +65,14 @@ func (i *instance) release(context.Context) error {
 	if i.refs--; i.refs > 0 {
 		return nil
 	}
+	var errs []error
+	if i.tracer != nil {
+		errs = append(errs, i.tracer.Stop())
+		i.tracer = nil
+	}
 	i.engine.stop()
-	err := i.probes.Close()
+	errs = append(errs, i.probes.Close())
+	err := errors.Join(errs...)
 	i.telemetry.Shutdown()
 	i.forget()
 	return err
@@ -74,14 +84,18 @@ func (i *instance) load(ctx context.Context) error {
 		return fmt.Errorf("create telemetry: %w", err)
 	}
 	groups := i.cfg.Probes
+	sizes := i.cfg.Maps.sizes()
+	constants := map[string]any{"all_devices": i.cfg.Drops.AllDevices, "ring_sample_mask": uint64(i.cfg.Ring.SampleEvery - 1)}
 	if i.traces != nil {
 		groups = append(append([]string(nil), groups...), probes.Trace)
+		maps.Copy(sizes, i.cfg.Tracing.MapSizes())
+		maps.Copy(constants, i.cfg.Tracing.Constants())
 	}
 	set := probes.Open(i.set.Logger, probes.Options{
 		Kind:        probes.Host,
 		Groups:      groups,
-		MapSizes:    i.cfg.Maps.sizes(),
-		Constants:   map[string]any{"all_devices": i.cfg.Drops.AllDevices, "ring_sample_mask": uint64(i.cfg.Ring.SampleEvery - 1)},
+		MapSizes:    sizes,
+		Constants:   constants,
 		HookRenames: i.cfg.hookRenames,
 	})
 	// Kernel counters start at zero when the programs load.
@@ -106,6 +120,14 @@ func (i *instance) load(ctx context.Context) error {
 	}
 	eng.start(ctx)
 	i.probes, i.engine, i.telemetry, i.loaded = set, eng, tb, loaded
+	if g := set.Group(probes.Trace); g != nil {
+		if err := i.startTracer(g); err != nil {
+			eng.stop()
+			_ = set.Close()
+			tb.Shutdown()
+			return fmt.Errorf("tracing: %w", err)
+		}
+	}
 	i.set.Logger.Info("vnet_host probes attached", zap.Strings("active", active), zap.Strings("disabled", disabled),
 		zap.Strings("interfaces.include", i.cfg.Interfaces.Include), zap.Strings("netns", i.cfg.NetNS))
 	return nil
@@ -116,4 +138,28 @@ func boolToInt(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+func (i *instance) startTracer(g *probes.Group) error {
+	t, err := pathtrace.StartTracer(g, i.cfg.Tracing, pathtrace.Host, traceAttribution{i.engine}, i.traces, i.set.Logger)
+	if err != nil {
+		return err
+	}
+	i.tracer = t
+	return errors.Join(
+		i.telemetry.RegisterVnetHostTraceRecordsCallback(t.ObserveRecords),
+		i.telemetry.RegisterVnetHostTraceSpansCallback(t.ObserveSpans),
+		i.telemetry.RegisterVnetHostTraceUnfollowedCallback(t.ObserveUnfollowed),
+	)
+}
+
+// traceAttribution names spans' devices from the engine's latest attribution.
+type traceAttribution struct{ e *engine }
+
+func (a traceAttribution) Device(netns, ifindex uint32) (pathtrace.Device, bool) {
+	d := a.e.attribution().device(probes.DevKey{NetNS: netns, Ifindex: ifindex})
+	if d.name == "" {
+		return pathtrace.Device{}, false
+	}
+	return pathtrace.Device{Interface: d.name, VM: d.vm.name, VMMPID: uint32(d.vm.pid)}, true
 }

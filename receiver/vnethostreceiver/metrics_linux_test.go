@@ -376,6 +376,11 @@ func TestKVMAttributionFromRecordedCounts(t *testing.T) {
 	other := exec.Command("/bin/sh", "-c", "sleep 60; true", "-name", "guest=tapless-vm")
 	require.NoError(t, other.Start())
 	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
+	// Start returns before the child's exec: wait for its command line.
+	require.Eventually(t, func() bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", other.Process.Pid))
+		return strings.Contains(string(b), "guest=tapless-vm")
+	}, 5*time.Second, 10*time.Millisecond)
 
 	m := s.inst.probes.Group(probes.KVM).Map("kvm_counters")
 	ncpu, err := ebpf.PossibleCPU()

@@ -7,6 +7,7 @@ import (
 	"errors"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
 )
@@ -15,7 +16,14 @@ type instance struct {
 	cfg    *Config
 	set    receiver.Settings
 	forget func()
+	traces consumer.Traces
 }
+
+func (*instance) acquire(context.Context) error {
+	return errors.New("vnet_host needs Linux: it attaches eBPF programs to kernel tracepoints")
+}
+
+func (*instance) release(context.Context) error { return nil }
 
 type hostScraper struct{}
 

@@ -3,10 +3,12 @@
 package metadata
 
 import (
+	"context"
 	"errors"
 	"sync"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/embedded"
 	"go.opentelemetry.io/otel/trace"
 
 	"go.opentelemetry.io/collector/component"
@@ -23,12 +25,15 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                  metric.Meter
-	mu                     sync.Mutex
-	registrations          []metric.Registration
-	VnetGuestMapOverflows  metric.Int64Counter
-	VnetGuestMapReadErrors metric.Int64Counter
-	VnetGuestProbeGroups   metric.Int64Gauge
+	meter                    metric.Meter
+	mu                       sync.Mutex
+	registrations            []metric.Registration
+	VnetGuestMapOverflows    metric.Int64Counter
+	VnetGuestMapReadErrors   metric.Int64Counter
+	VnetGuestProbeGroups     metric.Int64Gauge
+	VnetGuestTraceRecords    metric.Int64ObservableCounter
+	VnetGuestTraceSpans      metric.Int64ObservableCounter
+	VnetGuestTraceUnfollowed metric.Int64ObservableCounter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -40,6 +45,61 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterVnetGuestTraceRecordsCallback sets callback for observable VnetGuestTraceRecords metric.
+func (builder *TelemetryBuilder) RegisterVnetGuestTraceRecordsCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.VnetGuestTraceRecords, obs: o})
+		return nil
+	}, builder.VnetGuestTraceRecords)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterVnetGuestTraceSpansCallback sets callback for observable VnetGuestTraceSpans metric.
+func (builder *TelemetryBuilder) RegisterVnetGuestTraceSpansCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.VnetGuestTraceSpans, obs: o})
+		return nil
+	}, builder.VnetGuestTraceSpans)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterVnetGuestTraceUnfollowedCallback sets callback for observable VnetGuestTraceUnfollowed metric.
+func (builder *TelemetryBuilder) RegisterVnetGuestTraceUnfollowedCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.VnetGuestTraceUnfollowed, obs: o})
+		return nil
+	}, builder.VnetGuestTraceUnfollowed)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+type observerInt64 struct {
+	embedded.Int64Observer
+	inst metric.Int64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerInt64) Observe(value int64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveInt64(oi.inst, value, opts...)
 }
 
 // Shutdown unregister all registered callbacks for async instruments.
@@ -76,6 +136,24 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_vnet_guest_probe_groups",
 		metric.WithDescription("Probe groups of the receiver, 1 when attached and 0 when disabled (attributes group, state, reason). [Alpha]"),
 		metric.WithUnit("{group}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.VnetGuestTraceRecords, err = builder.meter.Int64ObservableCounter(
+		"otelcol_vnet_guest_trace_records",
+		metric.WithDescription("Packet-path records from the kernel, by outcome (decoded; rejected as malformed; lost because the ring buffer was full, raise tracing.ring_buffer_size). [Alpha]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.VnetGuestTraceSpans, err = builder.meter.Int64ObservableCounter(
+		"otelcol_vnet_guest_trace_spans",
+		metric.WithDescription("Packet-path spans, by outcome (emitted; shed by tracing.max_spans_per_second). [Alpha]"),
+		metric.WithUnit("{span}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.VnetGuestTraceUnfollowed, err = builder.meter.Int64ObservableCounter(
+		"otelcol_vnet_guest_trace_unfollowed",
+		metric.WithDescription("Packets the kernel could not trace, by reason (map_full, raise tracing.max_followed_packets; drop_rate, drops over tracing.max_drops_per_second). [Alpha]"),
+		metric.WithUnit("{packet}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

@@ -3,10 +3,12 @@
 package metadata
 
 import (
+	"context"
 	"errors"
 	"sync"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/embedded"
 	"go.opentelemetry.io/otel/trace"
 
 	"go.opentelemetry.io/collector/component"
@@ -34,6 +36,9 @@ type TelemetryBuilder struct {
 	VnetHostMapReadsSkipped  metric.Int64Counter
 	VnetHostProbeGroups      metric.Int64Gauge
 	VnetHostRingExpired      metric.Int64Counter
+	VnetHostTraceRecords     metric.Int64ObservableCounter
+	VnetHostTraceSpans       metric.Int64ObservableCounter
+	VnetHostTraceUnfollowed  metric.Int64ObservableCounter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -45,6 +50,61 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterVnetHostTraceRecordsCallback sets callback for observable VnetHostTraceRecords metric.
+func (builder *TelemetryBuilder) RegisterVnetHostTraceRecordsCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.VnetHostTraceRecords, obs: o})
+		return nil
+	}, builder.VnetHostTraceRecords)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterVnetHostTraceSpansCallback sets callback for observable VnetHostTraceSpans metric.
+func (builder *TelemetryBuilder) RegisterVnetHostTraceSpansCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.VnetHostTraceSpans, obs: o})
+		return nil
+	}, builder.VnetHostTraceSpans)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterVnetHostTraceUnfollowedCallback sets callback for observable VnetHostTraceUnfollowed metric.
+func (builder *TelemetryBuilder) RegisterVnetHostTraceUnfollowedCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.VnetHostTraceUnfollowed, obs: o})
+		return nil
+	}, builder.VnetHostTraceUnfollowed)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+type observerInt64 struct {
+	embedded.Int64Observer
+	inst metric.Int64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerInt64) Observe(value int64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveInt64(oi.inst, value, opts...)
 }
 
 // Shutdown unregister all registered callbacks for async instruments.
@@ -110,6 +170,24 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.VnetHostRingExpired, err = builder.meter.Int64Counter(
 		"otelcol_vnet_host_ring_expired",
 		metric.WithDescription("Packets followed into a tap ring whose dequeue was never seen, removed after ring.max_age. [Alpha]"),
+		metric.WithUnit("{packet}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.VnetHostTraceRecords, err = builder.meter.Int64ObservableCounter(
+		"otelcol_vnet_host_trace_records",
+		metric.WithDescription("Packet-path records from the kernel, by outcome (decoded; rejected as malformed; lost because the ring buffer was full, raise tracing.ring_buffer_size). [Alpha]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.VnetHostTraceSpans, err = builder.meter.Int64ObservableCounter(
+		"otelcol_vnet_host_trace_spans",
+		metric.WithDescription("Packet-path spans, by outcome (emitted; shed by tracing.max_spans_per_second). [Alpha]"),
+		metric.WithUnit("{span}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.VnetHostTraceUnfollowed, err = builder.meter.Int64ObservableCounter(
+		"otelcol_vnet_host_trace_unfollowed",
+		metric.WithDescription("Packets the kernel could not trace, by reason (map_full, raise tracing.max_followed_packets; drop_rate, drops over tracing.max_drops_per_second). [Alpha]"),
 		metric.WithUnit("{packet}"),
 	)
 	errs = errors.Join(errs, err)
