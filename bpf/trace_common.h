@@ -41,9 +41,9 @@ struct {
 } trace_skbs SEC(".maps");
 
 /* How many followed skbs hash to each slot. Every free in the kernel checks
- * its slot first: a zero, the usual answer, costs one read of a line no
- * CPU writes often, where a hash lookup would cost a cache miss. */
-#define TRACE_SLOTS 65536
+ * its slot first: a zero, the usual answer, costs one read of a small,
+ * rarely written array, where a hash lookup would cost cache misses. */
+#define TRACE_SLOTS 8192
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -64,7 +64,7 @@ static __always_inline __u64 trace_arg_addr(unsigned long long *ctx, int i)
 
 static __always_inline __u32 *trace_slot(__u64 addr)
 {
-	__u32 i = (__u32)((addr >> 6) * 0x9E3779B97F4A7C15ULL >> 48) & (TRACE_SLOTS - 1);
+	__u32 i = (__u32)((addr >> 6) * 0x9E3779B97F4A7C15ULL >> 51) & (TRACE_SLOTS - 1);
 
 	return bpf_map_lookup_elem(&trace_slots, &i);
 }
@@ -163,16 +163,21 @@ static __always_inline void trace_emit(__u16 hop, __u16 flags, const struct vnet
 	e->hop = hop;
 	e->flags = flags;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
+	/* No wakeup per record: the reader drains on its flush deadline, and a
+	 * wakeup costs microseconds in the traced packet's path. */
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
 /* Drops are traced even when not sampled, up to this many per second and
- * CPU: a drop storm must not flood the ring buffer. */
+ * CPU: a drop storm must not flood the ring buffer. The budget refills by
+ * jiffies, free to read where a clock read costs tens of ns; user space
+ * measures HZ. */
 volatile const __u64 trace_drops_per_sec = 1000;
+volatile const __u64 trace_hz = 250;
 
 struct drop_budget {
 	__u64 tokens;
-	__u64 last_ns;
+	__u64 last_jiffies;
 };
 
 struct {
@@ -182,20 +187,21 @@ struct {
 	__type(value, struct drop_budget);
 } trace_drop_budget SEC(".maps");
 
-static __always_inline bool trace_drop_allowed(__u64 now)
+/* trace_drop_allowed takes a token, or counts the drop as not traced. */
+static __always_inline bool trace_drop_allowed(void)
 {
 	__u32 zero = 0;
 	struct drop_budget *b = bpf_map_lookup_elem(&trace_drop_budget, &zero);
-	__u64 refill;
+	__u64 now = bpf_jiffies64(), elapsed, refill;
 
 	if (!b)
 		return false;
+	elapsed = now - b->last_jiffies;
 	/* A second or more refills the bucket; less refills in proportion. */
-	refill = now - b->last_ns >= 1000000000ULL ? trace_drops_per_sec
-						   : (now - b->last_ns) * trace_drops_per_sec / 1000000000ULL;
+	refill = elapsed >= trace_hz ? trace_drops_per_sec : elapsed * trace_drops_per_sec / trace_hz;
 	if (refill) {
 		b->tokens = b->tokens + refill > trace_drops_per_sec ? trace_drops_per_sec : b->tokens + refill;
-		b->last_ns = now;
+		b->last_jiffies = now;
 	}
 	if (!b->tokens) {
 		vnet_count_error(&trace_errors, TRACE_ERR_DROPS_LIMITED);

@@ -131,19 +131,19 @@ int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop
 			trace_forget(addr);
 		return 0;
 	}
-	now = bpf_ktime_get_ns();
 	if (t) {
 		f = t->flow;
 		hash = t->hash;
 		flags = t->flags;
 		start = t->last_ns;
 	} else {
-		if (!trace_drops || !vnet_parse(skb, &f) || !trace_drop_allowed(now))
+		if (!trace_drops || !trace_drop_allowed() || !vnet_parse(skb, &f))
 			return 0;
 		hash = vnet_flow_hash(&f);
-		start = now;
+		start = 0;
 	}
-	trace_emit(VNET_HOP_DROP, flags, &f, hash, start, now, addr, trace_dev_of(skb->dev), x);
+	now = bpf_ktime_get_ns();
+	trace_emit(VNET_HOP_DROP, flags, &f, hash, start ? start : now, now, addr, trace_dev_of(skb->dev), x);
 	if (t)
 		trace_forget(addr);
 	return 0;

@@ -21,13 +21,70 @@ struct {
 	__type(value, __u8);
 } trace_devices SEC(".maps");
 
-/* Identities dropped before, so their retransmission is followed. */
+/* Identities dropped before, so their retransmission is followed. Every
+ * packet to a VM asks whether it was dropped: two bitmaps by hash answer
+ * "no" at the cost of one array read, before the exact LRU lookup. Drops
+ * set bits in the current one; user space clears the older one and swaps
+ * them every few seconds, longer than a retransmission takes. */
+#define DROPPED_BITS 65536
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* per-CPU LRU lists: no shared lock per drop */
 	__type(key, __u64);
 	__type(value, __u8);
 } trace_dropped SEC(".maps");
+
+struct dropped_bits {
+	__u64 words[DROPPED_BITS / 64];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct dropped_bits);
+} trace_dropped_bits SEC(".maps");
+
+/* Which of the two bitmaps drops set now (its low bit). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} trace_dropped_gen SEC(".maps");
+
+static __always_inline bool dropped_bit(__u32 which, __u64 hash, bool set)
+{
+	struct dropped_bits *b = bpf_map_lookup_elem(&trace_dropped_bits, &which);
+	__u32 bit = (__u32)(hash >> 32) & (DROPPED_BITS - 1);
+
+	if (!b)
+		return false;
+	if (set) {
+		__sync_fetch_and_or(&b->words[bit / 64], 1ULL << (bit & 63));
+		return true;
+	}
+	return (b->words[bit / 64] >> (bit & 63)) & 1;
+}
+
+static __always_inline bool maybe_dropped(__u64 hash)
+{
+	return dropped_bit(0, hash, false) || dropped_bit(1, hash, false);
+}
+
+static __always_inline void remember_dropped(__u64 hash)
+{
+	__u32 zero = 0, *gen = bpf_map_lookup_elem(&trace_dropped_gen, &zero);
+	__u8 one = 1;
+
+	if (!gen)
+		return;
+	dropped_bit(*gen & 1, hash, true);
+	bpf_map_update_elem(&trace_dropped, &hash, &one, BPF_ANY);
+}
+
 
 volatile const bool trace_drops = true; /* tracing.always_trace_drops */
 
@@ -42,11 +99,18 @@ struct {
 
 #define NET_RX_VEC 3
 
+/* maybe_vm_facing is the cheap half: the ifindex filter. vm_facing adds
+ * the exact (netns, ifindex) lookup, worth it only for packets followed. */
+static __always_inline bool maybe_vm_facing(const struct net_device *dev)
+{
+	return dev && vnet_id_maybe(&trace_filter, dev->ifindex);
+}
+
 static __always_inline bool vm_facing(const struct net_device *dev)
 {
 	struct vnet_dev_key k;
 
-	if (!dev || !vnet_id_maybe(&trace_filter, dev->ifindex))
+	if (!maybe_vm_facing(dev))
 		return false;
 	vnet_dev_key_of(dev, &k);
 	return bpf_map_lookup_elem(&trace_devices, &k) != 0;
@@ -83,7 +147,7 @@ static __always_inline bool follow(__u64 hash, __u16 *flags)
 {
 	if (vnet_sampled(hash))
 		return true;
-	if (trace_drops && bpf_map_lookup_elem(&trace_dropped, &hash)) {
+	if (trace_drops && maybe_dropped(hash) && bpf_map_lookup_elem(&trace_dropped, &hash)) {
 		*flags |= VNET_TRACE_FORCED;
 		return true;
 	}
@@ -99,10 +163,10 @@ int BPF_PROG(vnet_trace_enqueue, const struct sk_buff *skb, const struct net_dev
 	__u16 flags = 0;
 	__u32 zero = 0;
 
-	if (!vm_facing(dev) || !vnet_parse(skb, &f))
+	if (!maybe_vm_facing(dev) || !vnet_parse(skb, &f))
 		return 0;
 	hash = vnet_flow_hash(&f);
-	if (!follow(hash, &flags))
+	if (!follow(hash, &flags) || !vm_facing(dev))
 		return 0;
 	now = bpf_ktime_get_ns();
 	addr = trace_arg_addr(ctx, 0);
@@ -154,36 +218,39 @@ int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop
 {
 	struct trace_extra x = {.len = skb->len, .reason = reason};
 	struct vnet_flow f = {};
-	__u64 addr = trace_arg_addr(ctx, 0), now, hash, start;
+	__u64 addr = trace_arg_addr(ctx, 0), hash, start;
 	struct tracked *t = trace_lookup(addr);
 	__u16 flags = 0;
-	__u8 one = 1;
 
-	if (!vm_facing(skb->dev)) {
+	if (!maybe_vm_facing(skb->dev)) {
 		if (t)
 			trace_forget(addr);
 		return 0;
 	}
-	now = bpf_ktime_get_ns();
 	if (t) {
 		f = t->flow;
 		hash = t->hash;
 		flags = t->flags;
 		start = t->last_ns;
 	} else {
-		if (!trace_drops || !vnet_parse(skb, &f) || !trace_drop_allowed(now))
+		/* The rate check first: a drop storm must not pay for parsing. */
+		if (!trace_drops || !trace_drop_allowed() || !vm_facing(skb->dev) || !vnet_parse(skb, &f))
 			return 0;
 		hash = vnet_flow_hash(&f);
-		start = now;
+		start = 0;
 		/* Received on this tap: the guest sent it, and the guest's side
 		 * owns the trace's root. */
 		if (skb->skb_iif == skb->dev->ifindex)
 			flags |= VNET_TRACE_FROM_GUEST;
 	}
-	trace_emit(VNET_HOP_DROP, flags, &f, hash, start, now, addr, trace_dev_of(skb->dev), x);
+	{
+		__u64 now = bpf_ktime_get_ns();
+
+		trace_emit(VNET_HOP_DROP, flags, &f, hash, start ? start : now, now, addr, trace_dev_of(skb->dev), x);
+	}
 	/* Only a packet going to the guest comes back through the tap's xmit. */
 	if (trace_drops && !(flags & VNET_TRACE_FROM_GUEST))
-		bpf_map_update_elem(&trace_dropped, &hash, &one, BPF_ANY);
+		remember_dropped(hash);
 	if (t)
 		trace_forget(addr);
 	return 0;
@@ -199,10 +266,10 @@ int BPF_PROG(vnet_trace_tap_rx, struct sk_buff *skb)
 	__u16 flags = VNET_TRACE_FROM_GUEST;
 	__u64 hash, now, addr;
 
-	if (!vm_facing(skb->dev) || !vnet_parse(skb, &f))
+	if (!maybe_vm_facing(skb->dev) || !vnet_parse(skb, &f))
 		return 0;
 	hash = vnet_flow_hash(&f);
-	if (!vnet_sampled(hash))
+	if (!vnet_sampled(hash) || !vm_facing(skb->dev))
 		return 0;
 	now = bpf_ktime_get_ns();
 	addr = trace_arg_addr(ctx, 0);

@@ -51,7 +51,7 @@ func DefaultSettings(side Side) Settings {
 		Key:                  DefaultKey,
 		SamplingRatio:        0.001,
 		AlwaysTraceDrops:     true,
-		MaxDropsPerSecond:    1000,
+		MaxDropsPerSecond:    100,
 		MaxSpansPerSecond:    10000,
 		ServiceName:          DefaultHostService,
 		FlushInterval:        time.Second,
@@ -101,7 +101,8 @@ func (s Settings) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Constants are the settings the trace programs read as constants.
+// Constants are the settings the trace programs read as constants; the
+// kernel's tick rate (trace_hz) is measured separately (probes.KernelHZ).
 func (s Settings) Constants() map[string]any {
 	k0, k1 := identity.NewKey(s.Key).Words()
 	all, threshold, _ := identity.Sampling(s.SamplingRatio)

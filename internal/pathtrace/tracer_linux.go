@@ -5,6 +5,8 @@ package pathtrace
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/otel/attribute"
@@ -22,6 +24,8 @@ import (
 type Tracer struct {
 	group  *probes.Group
 	runner *Runner
+	done   chan struct{}
+	wg     sync.WaitGroup
 }
 
 // StartTracer starts reading the trace group's records.
@@ -47,11 +51,54 @@ func StartTracer(g *probes.Group, s Settings, side Side, attr Attribution, next 
 		return nil, err
 	}
 	r.Start()
-	return &Tracer{group: g, runner: r}, nil
+	t := &Tracer{group: g, runner: r, done: make(chan struct{})}
+	if g.Map("trace_dropped_gen") != nil {
+		t.wg.Add(1)
+		go t.rotateDropped(logger)
+	}
+	return t, nil
 }
 
 // Stop sends what was assembled and stops reading.
-func (t *Tracer) Stop() error { return t.runner.Stop() }
+func (t *Tracer) Stop() error {
+	close(t.done)
+	t.wg.Wait()
+	return t.runner.Stop()
+}
+
+// droppedWindow is how long a dropped identity is looked for: longer than
+// TCP waits to retransmit, even after a few backoffs.
+const droppedWindow = 5 * time.Second
+
+// rotateDropped clears the older of the host's two dropped-identity
+// bitmaps and makes it the current one, every droppedWindow: an identity
+// stays findable for one to two windows.
+func (t *Tracer) rotateDropped(logger *zap.Logger) {
+	defer t.wg.Done()
+	tick := time.NewTicker(droppedWindow)
+	defer tick.Stop()
+	gen, bits := t.group.Map("trace_dropped_gen"), t.group.Map("trace_dropped_bits")
+	empty := make([]byte, bits.ValueSize())
+	for {
+		select {
+		case <-t.done:
+			return
+		case <-tick.C:
+		}
+		var g uint32
+		if err := gen.Lookup(uint32(0), &g); err != nil {
+			logger.Warn("Reading the dropped-identity generation failed", zap.Error(err))
+			continue
+		}
+		if err := bits.Put((g+1)&1, empty); err != nil {
+			logger.Warn("Clearing dropped identities failed", zap.Error(err))
+			continue
+		}
+		if err := gen.Put(uint32(0), g+1); err != nil {
+			logger.Warn("Rotating dropped identities failed", zap.Error(err))
+		}
+	}
+}
 
 // The kernel's trace_errors slots (bpf/trace_common.h).
 const (

@@ -14,9 +14,9 @@ import (
 )
 
 type traceGuestDropBudget struct {
-	_      structs.HostLayout
-	Tokens uint64
-	LastNs uint64
+	_           structs.HostLayout
+	Tokens      uint64
+	LastJiffies uint64
 }
 
 type traceGuestTracked struct {
@@ -123,6 +123,7 @@ type traceGuestVariableSpecs struct {
 	TraceDrops       *ebpf.VariableSpec `ebpf:"trace_drops"`
 	TraceDropsPerSec *ebpf.VariableSpec `ebpf:"trace_drops_per_sec"`
 	TraceEventType   *ebpf.VariableSpec `ebpf:"trace_event_type"`
+	TraceHz          *ebpf.VariableSpec `ebpf:"trace_hz"`
 	TraceKey0        *ebpf.VariableSpec `ebpf:"trace_key0"`
 	TraceKey1        *ebpf.VariableSpec `ebpf:"trace_key1"`
 	TraceThreshold   *ebpf.VariableSpec `ebpf:"trace_threshold"`
@@ -177,6 +178,7 @@ type traceGuestVariables struct {
 	TraceDrops       *ebpf.Variable `ebpf:"trace_drops"`
 	TraceDropsPerSec *ebpf.Variable `ebpf:"trace_drops_per_sec"`
 	TraceEventType   *ebpf.Variable `ebpf:"trace_event_type"`
+	TraceHz          *ebpf.Variable `ebpf:"trace_hz"`
 	TraceKey0        *ebpf.Variable `ebpf:"trace_key0"`
 	TraceKey1        *ebpf.Variable `ebpf:"trace_key1"`
 	TraceThreshold   *ebpf.Variable `ebpf:"trace_threshold"`

@@ -14,9 +14,14 @@ import (
 )
 
 type traceHostDropBudget struct {
-	_      structs.HostLayout
-	Tokens uint64
-	LastNs uint64
+	_           structs.HostLayout
+	Tokens      uint64
+	LastJiffies uint64
+}
+
+type traceHostDroppedBits struct {
+	_     structs.HostLayout
+	Words [1024]uint64
 }
 
 type traceHostTracked struct {
@@ -141,15 +146,17 @@ type traceHostProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type traceHostMapSpecs struct {
-	TraceDevices    *ebpf.MapSpec `ebpf:"trace_devices"`
-	TraceDropBudget *ebpf.MapSpec `ebpf:"trace_drop_budget"`
-	TraceDropped    *ebpf.MapSpec `ebpf:"trace_dropped"`
-	TraceErrors     *ebpf.MapSpec `ebpf:"trace_errors"`
-	TraceEvents     *ebpf.MapSpec `ebpf:"trace_events"`
-	TraceFilter     *ebpf.MapSpec `ebpf:"trace_filter"`
-	TraceRxSoftirq  *ebpf.MapSpec `ebpf:"trace_rx_softirq"`
-	TraceSkbs       *ebpf.MapSpec `ebpf:"trace_skbs"`
-	TraceSlots      *ebpf.MapSpec `ebpf:"trace_slots"`
+	TraceDevices     *ebpf.MapSpec `ebpf:"trace_devices"`
+	TraceDropBudget  *ebpf.MapSpec `ebpf:"trace_drop_budget"`
+	TraceDropped     *ebpf.MapSpec `ebpf:"trace_dropped"`
+	TraceDroppedBits *ebpf.MapSpec `ebpf:"trace_dropped_bits"`
+	TraceDroppedGen  *ebpf.MapSpec `ebpf:"trace_dropped_gen"`
+	TraceErrors      *ebpf.MapSpec `ebpf:"trace_errors"`
+	TraceEvents      *ebpf.MapSpec `ebpf:"trace_events"`
+	TraceFilter      *ebpf.MapSpec `ebpf:"trace_filter"`
+	TraceRxSoftirq   *ebpf.MapSpec `ebpf:"trace_rx_softirq"`
+	TraceSkbs        *ebpf.MapSpec `ebpf:"trace_skbs"`
+	TraceSlots       *ebpf.MapSpec `ebpf:"trace_slots"`
 }
 
 // traceHostVariableSpecs contains global variables before they are loaded into the kernel.
@@ -160,6 +167,7 @@ type traceHostVariableSpecs struct {
 	TraceDrops       *ebpf.VariableSpec `ebpf:"trace_drops"`
 	TraceDropsPerSec *ebpf.VariableSpec `ebpf:"trace_drops_per_sec"`
 	TraceEventType   *ebpf.VariableSpec `ebpf:"trace_event_type"`
+	TraceHz          *ebpf.VariableSpec `ebpf:"trace_hz"`
 	TraceKey0        *ebpf.VariableSpec `ebpf:"trace_key0"`
 	TraceKey1        *ebpf.VariableSpec `ebpf:"trace_key1"`
 	TraceThreshold   *ebpf.VariableSpec `ebpf:"trace_threshold"`
@@ -185,15 +193,17 @@ func (o *traceHostObjects) Close() error {
 //
 // It can be passed to loadTraceHostObjects or ebpf.CollectionSpec.LoadAndAssign.
 type traceHostMaps struct {
-	TraceDevices    *ebpf.Map `ebpf:"trace_devices"`
-	TraceDropBudget *ebpf.Map `ebpf:"trace_drop_budget"`
-	TraceDropped    *ebpf.Map `ebpf:"trace_dropped"`
-	TraceErrors     *ebpf.Map `ebpf:"trace_errors"`
-	TraceEvents     *ebpf.Map `ebpf:"trace_events"`
-	TraceFilter     *ebpf.Map `ebpf:"trace_filter"`
-	TraceRxSoftirq  *ebpf.Map `ebpf:"trace_rx_softirq"`
-	TraceSkbs       *ebpf.Map `ebpf:"trace_skbs"`
-	TraceSlots      *ebpf.Map `ebpf:"trace_slots"`
+	TraceDevices     *ebpf.Map `ebpf:"trace_devices"`
+	TraceDropBudget  *ebpf.Map `ebpf:"trace_drop_budget"`
+	TraceDropped     *ebpf.Map `ebpf:"trace_dropped"`
+	TraceDroppedBits *ebpf.Map `ebpf:"trace_dropped_bits"`
+	TraceDroppedGen  *ebpf.Map `ebpf:"trace_dropped_gen"`
+	TraceErrors      *ebpf.Map `ebpf:"trace_errors"`
+	TraceEvents      *ebpf.Map `ebpf:"trace_events"`
+	TraceFilter      *ebpf.Map `ebpf:"trace_filter"`
+	TraceRxSoftirq   *ebpf.Map `ebpf:"trace_rx_softirq"`
+	TraceSkbs        *ebpf.Map `ebpf:"trace_skbs"`
+	TraceSlots       *ebpf.Map `ebpf:"trace_slots"`
 }
 
 func (m *traceHostMaps) Close() error {
@@ -201,6 +211,8 @@ func (m *traceHostMaps) Close() error {
 		m.TraceDevices,
 		m.TraceDropBudget,
 		m.TraceDropped,
+		m.TraceDroppedBits,
+		m.TraceDroppedGen,
 		m.TraceErrors,
 		m.TraceEvents,
 		m.TraceFilter,
@@ -218,6 +230,7 @@ type traceHostVariables struct {
 	TraceDrops       *ebpf.Variable `ebpf:"trace_drops"`
 	TraceDropsPerSec *ebpf.Variable `ebpf:"trace_drops_per_sec"`
 	TraceEventType   *ebpf.Variable `ebpf:"trace_event_type"`
+	TraceHz          *ebpf.Variable `ebpf:"trace_hz"`
 	TraceKey0        *ebpf.Variable `ebpf:"trace_key0"`
 	TraceKey1        *ebpf.Variable `ebpf:"trace_key1"`
 	TraceThreshold   *ebpf.Variable `ebpf:"trace_threshold"`

@@ -13,16 +13,22 @@ type SNMP map[string]map[string]uint64
 
 // ReadSNMP reads the protocol counters of the netns at path: socket-level
 // ground truth such as UDP receive-buffer drops or TCP retransmits.
-func ReadSNMP(path string) (SNMP, error) {
+func ReadSNMP(path string) (SNMP, error) { return readCounters(path, "snmp") }
+
+// ReadNetstat reads the netns's extended counters (/proc/net/netstat,
+// "TcpExt", "IpExt"), such as TCPBacklogCoalesce.
+func ReadNetstat(path string) (SNMP, error) { return readCounters(path, "netstat") }
+
+func readCounters(path, file string) (SNMP, error) {
 	var b []byte
 	err := InNetns(path, func() error {
 		var err error
 		// thread-self: the netns of this thread, not of the process.
-		b, err = os.ReadFile("/proc/thread-self/net/snmp")
+		b, err = os.ReadFile("/proc/thread-self/net/" + file)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("snmp of %s: %w", path, err)
+		return nil, fmt.Errorf("%s of %s: %w", file, path, err)
 	}
 	return parseSNMP(string(b))
 }

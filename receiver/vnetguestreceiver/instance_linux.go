@@ -101,6 +101,7 @@ func (i *instance) load(ctx context.Context) error {
 		groups = append(append([]string(nil), groups...), probes.Trace)
 		maps.Copy(sizes, i.cfg.Tracing.MapSizes())
 		constants = i.cfg.Tracing.Constants()
+		constants["trace_hz"] = kernelHZ(i.set.Logger)
 	}
 	set := probes.Open(i.set.Logger, probes.Options{Kind: probes.Guest, Groups: groups, MapSizes: sizes, Constants: constants})
 	i.probes, i.telemetry, i.watcher, i.done = set, tb, w, make(chan struct{})
@@ -235,4 +236,14 @@ type nicAttribution struct{ i *instance }
 func (a nicAttribution) Device(netns, ifindex uint32) (pathtrace.Device, bool) {
 	name, ok := (*a.i.names.Load())[probes.DevKey{NetNS: netns, Ifindex: ifindex}]
 	return pathtrace.Device{Interface: name}, ok
+}
+
+// kernelHZ is the tick rate the trace programs' drop budget refills by.
+func kernelHZ(logger *zap.Logger) uint64 {
+	hz, err := probes.KernelHZ()
+	if err != nil {
+		logger.Warn("Measuring the kernel tick rate failed; drop tracing assumes 250 Hz", zap.Error(err))
+		return 250
+	}
+	return uint64(hz)
 }

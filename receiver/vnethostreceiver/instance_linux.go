@@ -90,6 +90,7 @@ func (i *instance) load(ctx context.Context) error {
 		groups = append(append([]string(nil), groups...), probes.Trace)
 		maps.Copy(sizes, i.cfg.Tracing.MapSizes())
 		maps.Copy(constants, i.cfg.Tracing.Constants())
+		constants["trace_hz"] = kernelHZ(i.set.Logger)
 	}
 	set := probes.Open(i.set.Logger, probes.Options{
 		Kind:        probes.Host,
@@ -162,4 +163,14 @@ func (a traceAttribution) Device(netns, ifindex uint32) (pathtrace.Device, bool)
 		return pathtrace.Device{}, false
 	}
 	return pathtrace.Device{Interface: d.name, VM: d.vm.name, VMMPID: uint32(d.vm.pid)}, true
+}
+
+// kernelHZ is the tick rate the trace programs' drop budget refills by.
+func kernelHZ(logger *zap.Logger) uint64 {
+	hz, err := probes.KernelHZ()
+	if err != nil {
+		logger.Warn("Measuring the kernel tick rate failed; drop tracing assumes 250 Hz", zap.Error(err))
+		return 250
+	}
+	return uint64(hz)
 }
