@@ -16,9 +16,6 @@ import (
 	"github.com/vnetpath/vnetpath/internal/vmlab/guestagent"
 )
 
-// readyMarker starts the console line the host waits for.
-const readyMarker = "vnetlab-guest: ready"
-
 func main() {
 	listen := flag.String("listen", fmt.Sprintf(":%d", guestagent.Port), "TCP address to listen on")
 	iface := flag.String("interface", "eth0", "the guest NIC that INFO reports")
@@ -41,6 +38,6 @@ func run(listen, iface string) error {
 		// PID 1 (the initramfs's /init) stops the collector and powers off on SIGTERM.
 		PowerOff: func() error { return syscall.Kill(1, syscall.SIGTERM) },
 	}
-	fmt.Printf("%s on %s, interface %s\n", readyMarker, ln.Addr(), iface)
+	fmt.Printf("%s on %s, interface %s\n", guestagent.ReadyMarker, ln.Addr(), iface)
 	return srv.Serve(ctx, ln)
 }

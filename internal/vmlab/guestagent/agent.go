@@ -25,6 +25,10 @@ import (
 // Port is the agent's default TCP port in the guest.
 const Port = 7070
 
+// ReadyMarker starts the console line the agent prints once it listens: the
+// host's sign that the guest has booted and its NIC is configured.
+const ReadyMarker = "vnetlab-guest: ready"
+
 // Info describes the guest NIC the agent was told to report.
 type Info struct {
 	Interface string `json:"interface"`
