@@ -29,10 +29,16 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// bootT assembles an image from spec, builds a lab with one external VM and
-// boots a guest on it. The guest is killed at the end of the test if the
-// test did not shut it down; its console is printed if the test failed.
-func bootT(t *testing.T, spec Spec, opts Options) (*Guest, *Image) {
+// labT builds a lab with one VM for QEMU to play, and a host address.
+func labT(t *testing.T) *vmlab.Lab {
+	t.Helper()
+	return vmlab.NewT(t, vmlab.Options{ExternalVMM: true, HostAddress: true})
+}
+
+// bootT assembles an image from spec and boots a guest on lab's VM (a new
+// lab if nil). The guest is killed at the end of the test if the test did
+// not shut it down; its console is printed if the test failed.
+func bootT(t *testing.T, lab *vmlab.Lab, spec Spec) (*Guest, *Image) {
 	t.Helper()
 	start := time.Now()
 	img, err := Assemble(testCtx(t, 5*time.Minute), spec)
@@ -41,9 +47,10 @@ func bootT(t *testing.T, spec Spec, opts Options) (*Guest, *Image) {
 	}
 	t.Logf("image: %s (%s), initramfs %s (cached %v), modules %v, assembled in %s",
 		img.KernelPackage, img.Kernel, img.Initramfs, img.Cached, img.Modules, time.Since(start).Round(time.Millisecond))
-	lab := vmlab.NewT(t, vmlab.Options{ExternalVMM: true, HostAddress: true})
-	opts.Image, opts.Lab = img, lab
-	g, err := Boot(testCtx(t, 5*time.Minute), opts)
+	if lab == nil {
+		lab = labT(t)
+	}
+	g, err := Boot(testCtx(t, 5*time.Minute), Options{Image: img, Lab: lab})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +77,7 @@ func digest(r io.Reader) guestagent.Transfer {
 // guest powers off cleanly, taking the tap with it.
 func TestGuestVirtioNetTransfers(t *testing.T) {
 	requireRoot(t)
-	g, img := bootT(t, Spec{}, Options{})
+	g, img := bootT(t, nil, Spec{})
 	ctx := testCtx(t, 3*time.Minute)
 
 	info, err := g.Agent().Info(ctx)
