@@ -37,6 +37,10 @@ type Options struct {
 	// Accel is QEMU's accelerator: "tcg" (the default: no KVM needed) or
 	// "kvm" on a KVM host.
 	Accel string
+	// Vhost moves the NIC's packets in the kernel's vhost-net workers
+	// (threads vhost-<QEMU pid>) instead of QEMU's main loop: -netdev
+	// tap,vhost=on, as libvirt does on a KVM host. Needs /dev/vhost-net.
+	Vhost bool
 	// QEMU is the emulator; empty means qemu-system-x86_64 from PATH.
 	QEMU string
 	// ConsoleLog receives the guest's serial console and QEMU's messages;
@@ -143,6 +147,10 @@ func qemuArgs(opts Options, vm *vmlab.VM, otlp, qmpPath string) []string {
 		"vnl_port=" + strconv.Itoa(guestagent.Port),
 		"vnl_otlp=" + otlp,
 	}, " ")
+	netdev := "tap,id=hostnet0,ifname=" + vm.HostTap + ",script=no,downscript=no"
+	if opts.Vhost {
+		netdev += ",vhost=on"
+	}
 	args := []string{
 		// libvirt's spelling: discovery reads the VM name from guest=, and
 		// debug-threads names QEMU's threads (CPU 0/TCG, worker...).
@@ -153,7 +161,7 @@ func qemuArgs(opts Options, vm *vmlab.VM, otlp, qmpPath string) []string {
 		// A guest reboot or panic ends QEMU: the console says why.
 		"-no-reboot",
 		"-kernel", opts.Image.Kernel, "-initrd", opts.Image.Initramfs, "-append", cmdline,
-		"-netdev", "tap,id=hostnet0,ifname=" + vm.HostTap + ",script=no,downscript=no",
+		"-netdev", netdev,
 		"-device", "virtio-net-pci,netdev=hostnet0,mac=" + vm.MAC,
 		// Paused until the tap is wired (-S), resumed over QMP.
 		"-qmp", "unix:" + qmpPath + ",server=on,wait=off", "-S",
@@ -222,6 +230,9 @@ func (g *Guest) WaitConsole(ctx context.Context, s string) error {
 		case <-g.exited:
 			if text, _ := g.console.snapshot(); strings.Contains(text, s) {
 				return nil
+			}
+			if g.waitErr == nil {
+				return fmt.Errorf("QEMU exited (status 0: the guest powered off, rebooted or reset) before %q", s)
 			}
 			return fmt.Errorf("QEMU exited (%v) before %q", g.waitErr, s)
 		case <-ctx.Done():

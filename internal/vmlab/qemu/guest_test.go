@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/vnetpath/vnetpath/internal/discovery"
 	"github.com/vnetpath/vnetpath/internal/vmlab"
 	"github.com/vnetpath/vnetpath/internal/vmlab/guestagent"
 )
@@ -131,4 +133,48 @@ func TestGuestVirtioNetTransfers(t *testing.T) {
 	if _, err := netlink.LinkByName(g.VM.HostTap); !errors.As(err, &nf) {
 		t.Errorf("tap %s after QEMU exited: %v, want it gone", g.VM.HostTap, err)
 	}
+}
+
+// On a host with vhost-net (a KVM host), the kernel's vhost worker moves the
+// packets: discovery lists it with the default globs, and TCP stays exact.
+func TestGuestVhostNet(t *testing.T) {
+	requireRoot(t)
+	if _, err := os.Stat("/dev/vhost-net"); err != nil {
+		t.Skipf("no vhost-net on this host (%v): modprobe vhost_net on a KVM host", err)
+	}
+	accel := "tcg"
+	if _, err := os.Stat("/dev/kvm"); err == nil {
+		accel = "kvm"
+	}
+	img, err := Assemble(testCtx(t, 5*time.Minute), Spec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Boot(testCtx(t, 5*time.Minute), Options{Image: img, Lab: labT(t), Accel: accel, Vhost: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close() })
+	ctx := testCtx(t, 3*time.Minute)
+	sent, received, err := g.Agent().Sink(ctx, guestagent.Pattern(3, 4<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent != received {
+		t.Errorf("client->guest over vhost-net: sent %+v, received %+v", sent, received)
+	}
+	vms, _, err := (&discovery.Scanner{}).Scan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, vm := range vms {
+		if vm.PID == g.PID {
+			want := fmt.Sprintf("vhost-%d", g.PID)
+			if len(vm.Workers) != 1 || vm.Workers[0].Name != want {
+				t.Errorf("workers %v, want one %s", vm.Workers, want)
+			}
+			return
+		}
+	}
+	t.Errorf("QEMU %d not discovered", g.PID)
 }

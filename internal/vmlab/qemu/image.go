@@ -53,15 +53,15 @@ type Spec struct {
 // Image is an assembled guest: a Debian kernel and an initramfs with
 // busybox, the virtio-net modules, the agent and optionally the collector.
 type Image struct {
-	Kernel        string   // vmlinuz
-	Initramfs     string   // gzip-compressed newc cpio
-	KernelPackage string   // e.g. linux-image-6.1.0-56-cloud-amd64
-	KernelRelease string   // e.g. 6.1.0-56-cloud-amd64
-	Modules       []string // insmod order in the guest
-	Builtin       []string // virtio-net modules built into the kernel
-	Collector     bool     // the guest starts otelcol-vnetpath
-	Key           string   // cache key of the initramfs: SHA-256 of its inputs
-	Cached        bool     // the initramfs was reused from the cache
+	Kernel        string   `json:"kernel"`         // vmlinuz
+	Initramfs     string   `json:"initramfs"`      // gzip-compressed newc cpio
+	KernelPackage string   `json:"kernel_package"` // e.g. linux-image-6.1.0-56-cloud-amd64
+	KernelRelease string   `json:"kernel_release"` // e.g. 6.1.0-56-cloud-amd64
+	Modules       []string `json:"modules"`        // insmod order in the guest
+	Builtin       []string `json:"builtin"`        // virtio-net modules built into the kernel
+	Collector     bool     `json:"collector"`      // the guest starts otelcol-vnetpath
+	Key           string   `json:"key"`            // cache key of the initramfs: SHA-256 of its inputs
+	Cached        bool     `json:"cached"`         // the initramfs was reused from the cache
 }
 
 // Assemble builds the guest image described by spec, reusing what the cache
