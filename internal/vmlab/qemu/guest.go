@@ -111,7 +111,7 @@ func Boot(ctx context.Context, opts Options) (*Guest, error) {
 		OTLP: netip.AddrPortFrom(opts.Lab.HostIP, uint16(port)).String(),
 	}
 	qmpPath := filepath.Join(runDir, vm.Name+".qmp")
-	g.cmd = exec.Command(bin, qemuArgs(opts, vm, g.OTLP, qmpPath)...)
+	g.cmd = exec.Command(bin, qemuArgs(opts, &opts.Lab.Layout, vm.VMLayout, g.OTLP, qmpPath)...)
 	g.cmd.Stdout, g.cmd.Stderr = con, con
 	g.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	start := time.Now()
@@ -127,7 +127,8 @@ func Boot(ctx context.Context, opts Options) (*Guest, error) {
 	return g, nil
 }
 
-func qemuArgs(opts Options, vm *vmlab.VM, otlp, qmpPath string) []string {
+// qemuArgs is QEMU's command line for VM vm of lab l.
+func qemuArgs(opts Options, l *vmlab.Layout, vm vmlab.VMLayout, otlp, qmpPath string) []string {
 	mem, cpus, accel := opts.MemoryMiB, opts.CPUs, opts.Accel
 	if mem == 0 {
 		mem = 1024
@@ -138,7 +139,6 @@ func qemuArgs(opts Options, vm *vmlab.VM, otlp, qmpPath string) []string {
 	if accel == "" {
 		accel = "tcg"
 	}
-	l := opts.Lab
 	cmdline := strings.Join([]string{
 		"console=ttyS0", "panic=-1",
 		"vnl_name=" + vm.Name,
