@@ -10,11 +10,11 @@ import (
 func TestModName(t *testing.T) {
 	for in, want := range map[string]string{
 		"lib/modules/6.1.0-56-cloud-amd64/kernel/drivers/net/virtio_net.ko": "virtio_net",
-		"kernel/drivers/char/hw_random/virtio-rng.ko":                      "virtio_rng",
-		"kernel/drivers/virtio/virtio_pci.ko.xz":                           "virtio_pci",
-		"kernel/net/core/failover.ko.zst":                                  "failover",
-		"lib/modules/6.1.0-56-cloud-amd64/modules.builtin":                 "",
-		"boot/vmlinuz-6.1.0-56-cloud-amd64":                                "",
+		"kernel/drivers/char/hw_random/virtio-rng.ko":                       "virtio_rng",
+		"kernel/drivers/virtio/virtio_pci.ko.xz":                            "virtio_pci",
+		"kernel/net/core/failover.ko.zst":                                   "failover",
+		"lib/modules/6.1.0-56-cloud-amd64/modules.builtin":                  "",
+		"boot/vmlinuz-6.1.0-56-cloud-amd64":                                 "",
 	} {
 		if got := modName(in); got != want {
 			t.Errorf("modName(%q) = %q, want %q", in, got, want)
