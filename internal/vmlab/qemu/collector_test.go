@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/vnetpath/vnetpath/internal/vmlab/guestagent"
@@ -29,9 +30,10 @@ var dist = flag.String("dist", "../../../_build/otelcol-vnetpath", "path of the 
 // collectorReady is what the collector logs once every pipeline runs.
 const collectorReady = "Everything is ready"
 
-// hostCollector runs the distribution on the host with testdata/host-otlp.yaml,
-// listening on listen and writing what arrives to the returned file.
-func hostCollector(t *testing.T, listen string) (out string, logs *syncBuffer) {
+// hostCollector runs the distribution on the host with testdata/host-otlp.yaml:
+// OTLP received on listen and vnet_host's metrics of tap go to the returned
+// file.
+func hostCollector(t *testing.T, listen, tap string) (out string, logs *syncBuffer) {
 	t.Helper()
 	abs, err := filepath.Abs(*dist)
 	if err != nil {
@@ -40,7 +42,7 @@ func hostCollector(t *testing.T, listen string) (out string, logs *syncBuffer) {
 	out = filepath.Join(t.TempDir(), "otlp.json")
 	logs = &syncBuffer{}
 	cmd := exec.Command(abs, "--config", "testdata/host-otlp.yaml")
-	cmd.Env = append(os.Environ(), "VNETLAB_OTLP_LISTEN="+listen, "VNETLAB_OTLP_FILE="+out)
+	cmd.Env = append(os.Environ(), "VNETLAB_OTLP_LISTEN="+listen, "VNETLAB_OTLP_FILE="+out, "VNETLAB_TAP="+tap)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -103,12 +105,48 @@ func spansWith(t *testing.T, file, nonce string) (spans []ptrace.Span, resources
 	return spans, resources
 }
 
+// tapAttribution returns the attributes of a vnet.interface.packets point of
+// tap that names vm, nil if the file has none yet.
+func tapAttribution(t *testing.T, file, tap, vm string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 16<<20)
+	var um pmetric.JSONUnmarshaler
+	for sc.Scan() {
+		md, err := um.UnmarshalMetrics(sc.Bytes())
+		if err != nil {
+			continue // a traces line
+		}
+		for _, rm := range md.ResourceMetrics().All() {
+			for _, sm := range rm.ScopeMetrics().All() {
+				for _, m := range sm.Metrics().All() {
+					if m.Name() != "vnet.interface.packets" || m.Type() != pmetric.MetricTypeSum {
+						continue
+					}
+					for _, dp := range m.Sum().DataPoints().All() {
+						a := dp.Attributes().AsRaw()
+						if a["network.interface.name"] == tap && a["vm.name"] == vm {
+							return a
+						}
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // The distribution runs inside the guest: vnet_guest starts on the virtio
 // NIC, and the guest collector's OTLP/gRPC export crosses virtio-net, the
 // tap and the bridge to a host collector. The proof is a span the guest's
 // agent hands to the guest collector (its loopback OTLP receiver, the same
 // pipeline and exporter that vnet_guest's traces take), which must arrive on
-// the host exactly once, ids and attributes intact.
+// the host exactly once, ids and attributes intact. On the host, vnet_host
+// attributes the guest's tap to QEMU's pid and VM name.
 func TestGuestCollectorExportsToHost(t *testing.T) {
 	requireRoot(t)
 	total := time.Now()
@@ -120,7 +158,7 @@ func TestGuestCollectorExportsToHost(t *testing.T) {
 		t.Fatalf("%v: run make build first (or pass -dist)", err)
 	}
 	lab := labT(t)
-	out, _ := hostCollector(t, lab.HostIP.String()+":4317")
+	out, _ := hostCollector(t, lab.HostIP.String()+":4317", lab.VM(0).HostTap)
 	g, img := bootT(t, lab, Spec{Collector: abs})
 	if !img.Collector {
 		t.Fatal("image without the collector")
@@ -158,6 +196,18 @@ func TestGuestCollectorExportsToHost(t *testing.T) {
 	}
 	if res[0]["host.name"] != g.VM.Name || res[0]["service.name"] != "vnetlab-guest" {
 		t.Errorf("span resource %v, want host.name %s and service.name vnetlab-guest", res[0], g.VM.Name)
+	}
+
+	// vnet_host on the host attributes the tap to the QEMU process.
+	var attr map[string]any
+	for deadline := time.Now().Add(30 * time.Second); attr == nil && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		attr = tapAttribution(t, out, g.VM.HostTap, g.VM.Name)
+	}
+	if attr == nil {
+		t.Errorf("no vnet.interface.packets point for %s with vm.name %s in the host file", g.VM.HostTap, g.VM.Name)
+	} else if attr["process.pid"] != int64(g.PID) {
+		t.Errorf("tap %s attributed to %v, want process.pid %d", g.VM.HostTap, attr, g.PID)
 	}
 
 	// A clean poweroff stops the guest collector first.
