@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -148,12 +149,39 @@ func Assemble(ctx context.Context, spec Spec) (*Image, error) {
 	}
 	if _, err := os.Stat(img.Initramfs); err == nil {
 		img.Cached = true
+		now := time.Now()
+		if err := os.Chtimes(img.Initramfs, now, now); err != nil { // in use: keep it from pruneImages
+			return nil, fmt.Errorf("initramfs: %w", err)
+		}
 		return img, nil
 	}
 	if err := writeInitramfs(img.Initramfs, in, modList); err != nil {
 		return nil, err
 	}
-	return img, nil
+	return img, pruneImages(cache, img.Initramfs)
+}
+
+// imageMaxAge is how long an initramfs nobody assembled stays cached; every
+// change to an input makes a new one.
+const imageMaxAge = 24 * time.Hour
+
+// pruneImages removes cached initramfs images other than keep that were not
+// reused for imageMaxAge.
+func pruneImages(cache, keep string) error {
+	old, err := filepath.Glob(filepath.Join(cache, "initramfs-*.cpio.gz"))
+	if err != nil {
+		return err
+	}
+	for _, p := range old {
+		st, err := os.Stat(p)
+		if err != nil || p == keep || time.Since(st.ModTime()) < imageMaxAge {
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("prune %s: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // input is a host file copied into the initramfs.
