@@ -47,7 +47,12 @@ func linkStats(byName func(string) (netlink.Link, error), name string) (LinkStat
 func (vm *VM) HostTapStats() (LinkStats, error) { return linkStats(netlink.LinkByName, vm.HostTap) }
 
 // GuestDevStats reads the guest NIC's counters (VM netns).
-func (vm *VM) GuestDevStats() (LinkStats, error) { return linkStats(vm.nl.LinkByName, vm.GuestDev) }
+func (vm *VM) GuestDevStats() (LinkStats, error) {
+	if vm.External {
+		return LinkStats{}, fmt.Errorf("vm %s: guest NIC of an external VMM is out of reach", vm.Name)
+	}
+	return linkStats(vm.nl.LinkByName, vm.GuestDev)
+}
 
 // ClientDevStats reads the client veth's counters (client netns).
 func (l *Lab) ClientDevStats() (LinkStats, error) {
@@ -79,6 +84,9 @@ func (c VMCounters) Sub(o VMCounters) VMCounters {
 func (vm *VM) Counters() (VMCounters, error) {
 	var c VMCounters
 	var err error
+	if vm.External {
+		return c, fmt.Errorf("vm %s: an external VMM has no lab counters", vm.Name)
+	}
 	if c.VMM, err = vm.Control.Stats(); err != nil {
 		return c, err
 	}

@@ -22,6 +22,15 @@ type Options struct {
 	VMs        int    // number of VMs, 1..MaxVMs; 0 means 1
 	VMMPath    string // VMM executable; empty means VMMBinary()
 	TxQueueLen int    // host tap txqueuelen at start; 0 keeps tun's default
+	// ExternalVMM: the caller runs each VM's VMM (e.g. QEMU with a
+	// tap netdev named VM.HostTap) and hands its tap to VM.AdoptTap; the lab
+	// makes no VM netns and no built-in VMM, so VM.Control, Counters and the
+	// VM-side traffic helpers are unavailable.
+	ExternalVMM bool
+	// HostAddress gives the bridge the subnet's .254 (Layout.HostIP) in the
+	// root netns, so host processes reach the VMs (e.g. a host collector's
+	// OTLP receiver that guest collectors export to).
+	HostAddress bool
 }
 
 // Lab is a running lab, built by New (owner) or found by Attach.
@@ -85,13 +94,13 @@ func New(ctx context.Context, opts Options) (*Lab, error) {
 		return nil, errors.New("vmlab: needs root (netns, bridges, /dev/net/tun)")
 	}
 	bin := opts.VMMPath
-	if bin == "" {
+	if bin == "" && !opts.ExternalVMM {
 		var err error
 		if bin, err = VMMBinary(); err != nil {
 			return nil, err
 		}
 	}
-	layout, err := reserve(n)
+	layout, err := reserve(n, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +130,9 @@ func (l *Lab) build(ctx context.Context, bin string, opts Options) error {
 	for i := range l.Layout.VMs {
 		vm := &VM{VMLayout: l.Layout.VMs[i], lab: l}
 		l.vms = append(l.vms, vm)
+		if vm.External {
+			continue // wired by AdoptTap once the caller's VMM made the tap
+		}
 		if err := vm.build(ctx, bin, br, opts); err != nil {
 			return fmt.Errorf("vm %s: %w", vm.Name, err)
 		}
@@ -134,13 +146,21 @@ func (l *Lab) build(ctx context.Context, bin string, opts Options) error {
 func (l *Lab) buildBridge() (netlink.Link, error) {
 	off := false
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: l.Bridge}, MulticastSnooping: &off}
+	if l.BridgeMAC != "" {
+		// Set, so it stays put as ports come and go: VMs hold it in static ARP.
+		br.HardwareAddr = parseMAC(l.BridgeMAC)
+	}
 	if err := netlink.LinkAdd(br); err != nil {
 		return nil, fmt.Errorf("create bridge %s: %w", l.Bridge, err)
 	}
 	if err := disableIPv6(l.Bridge); err != nil {
 		return nil, err
 	}
-	if err := netlink.LinkSetUp(br); err != nil {
+	if l.HostIP.IsValid() {
+		if err := addrUp(rootNL, br, l.HostIP, l.Subnet); err != nil {
+			return nil, err
+		}
+	} else if err := netlink.LinkSetUp(br); err != nil {
 		return nil, fmt.Errorf("set %s up: %w", l.Bridge, err)
 	}
 	ns, err := netns.GetFromPath(l.ClientNetnsPath())
@@ -201,33 +221,8 @@ func (vm *VM) build(ctx context.Context, bin string, br netlink.Link, opts Optio
 	}
 	vm.WorkerTID = st.WorkerTID
 
-	tap, err := netlink.LinkByName(vm.HostTap)
-	if err != nil {
-		return fmt.Errorf("host tap %s: %w", vm.HostTap, err)
-	}
-	vm.HostTapIndex = tap.Attrs().Index
-	if err := disableIPv6(vm.HostTap); err != nil {
+	if err := vm.wireHostTap(br.Attrs().Index, opts.TxQueueLen); err != nil {
 		return err
-	}
-	if err := netlink.LinkSetHardwareAddr(tap, parseMAC(hostTapMAC(l.Slot, vm.Index))); err != nil {
-		return fmt.Errorf("host tap %s: set mac: %w", vm.HostTap, err)
-	}
-	if err := netlink.LinkSetMasterByIndex(tap, br.Attrs().Index); err != nil {
-		return fmt.Errorf("host tap %s: enslave to %s: %w", vm.HostTap, l.Bridge, err)
-	}
-	if err := quietPort(tap, true); err != nil {
-		return err
-	}
-	if err := staticFDB(tap, vm.MAC); err != nil {
-		return err
-	}
-	if opts.TxQueueLen > 0 {
-		if err := vm.SetTxQueueLen(opts.TxQueueLen); err != nil {
-			return err
-		}
-	}
-	if err := netlink.LinkSetUp(tap); err != nil {
-		return fmt.Errorf("set %s up: %w", vm.HostTap, err)
 	}
 
 	if vm.nl, err = handleAt(vm.NetnsPath()); err != nil {
@@ -247,11 +242,85 @@ func (vm *VM) build(ctx context.Context, bin string, br netlink.Link, opts Optio
 	if err := staticNeigh(vm.nl, g, l.ClientIP, l.ClientMAC); err != nil {
 		return err
 	}
+	return vm.neighbours()
+}
+
+// wireHostTap puts the VM's host tap on the bridge, silent, and up.
+func (vm *VM) wireHostTap(bridgeIndex, txQueueLen int) error {
+	l := vm.lab
+	tap, err := netlink.LinkByName(vm.HostTap)
+	if err != nil {
+		return fmt.Errorf("host tap %s: %w", vm.HostTap, err)
+	}
+	vm.HostTapIndex = tap.Attrs().Index
+	if err := disableIPv6(vm.HostTap); err != nil {
+		return err
+	}
+	if err := netlink.LinkSetHardwareAddr(tap, parseMAC(hostTapMAC(l.Slot, vm.Index))); err != nil {
+		return fmt.Errorf("host tap %s: set mac: %w", vm.HostTap, err)
+	}
+	if err := netlink.LinkSetMasterByIndex(tap, bridgeIndex); err != nil {
+		return fmt.Errorf("host tap %s: enslave to %s: %w", vm.HostTap, l.Bridge, err)
+	}
+	if err := quietPort(tap, true); err != nil {
+		return err
+	}
+	if err := staticFDB(tap, vm.MAC); err != nil {
+		return err
+	}
+	if txQueueLen > 0 {
+		if err := vm.SetTxQueueLen(txQueueLen); err != nil {
+			return err
+		}
+	}
+	if err := netlink.LinkSetUp(tap); err != nil {
+		return fmt.Errorf("set %s up: %w", vm.HostTap, err)
+	}
+	return nil
+}
+
+// neighbours adds the VM's static ARP entries in the client netns and, with
+// a host address, on the bridge.
+func (vm *VM) neighbours() error {
+	l := vm.lab
 	cl, err := l.clientNL.LinkByName(l.ClientDev)
 	if err != nil {
 		return fmt.Errorf("client dev %s: %w", l.ClientDev, err)
 	}
-	return staticNeigh(l.clientNL, cl, vm.IP, vm.MAC)
+	if err := staticNeigh(l.clientNL, cl, vm.IP, vm.MAC); err != nil {
+		return err
+	}
+	if !l.HostIP.IsValid() {
+		return nil
+	}
+	br, err := netlink.LinkByName(l.Bridge)
+	if err != nil {
+		return fmt.Errorf("bridge %s: %w", l.Bridge, err)
+	}
+	return staticNeigh(rootNL, br, vm.IP, vm.MAC)
+}
+
+// AdoptTap wires the tap that the external VMM pid created for this VM
+// (named HostTap) like a built-in VMM's: onto the bridge, silent, up, with
+// static neighbours. pid is recorded so a later Sweep kills the VMM if this
+// process dies without closing the lab.
+func (vm *VM) AdoptTap(pid int, txQueueLen int) error {
+	if !vm.External {
+		return fmt.Errorf("vm %s: AdoptTap is for external VMMs (Options.ExternalVMM)", vm.Name)
+	}
+	br, err := netlink.LinkByName(vm.lab.Bridge)
+	if err != nil {
+		return fmt.Errorf("vm %s: bridge %s: %w", vm.Name, vm.lab.Bridge, err)
+	}
+	vm.PID = pid
+	if err := vm.wireHostTap(br.Attrs().Index, txQueueLen); err != nil {
+		return fmt.Errorf("vm %s: %w", vm.Name, err)
+	}
+	if err := vm.neighbours(); err != nil {
+		return fmt.Errorf("vm %s: %w", vm.Name, err)
+	}
+	vm.lab.Layout.VMs[vm.Index] = vm.VMLayout
+	return vm.lab.save()
 }
 
 func handleAt(path string) (*netlink.Handle, error) {
@@ -285,6 +354,9 @@ func Attach(id string) (*Lab, error) {
 	for _, v := range l.Layout.VMs {
 		vm := &VM{VMLayout: v, lab: l}
 		l.vms = append(l.vms, vm)
+		if vm.External {
+			continue
+		}
 		if vm.nl, err = handleAt(vm.NetnsPath()); err != nil {
 			return nil, errors.Join(err, l.Close())
 		}

@@ -135,3 +135,7 @@ func addrUp(h *netlink.Handle, link netlink.Link, ip netip.Addr, subnet netip.Pr
 	}
 	return nil
 }
+
+// rootNL is a handle on the calling thread's netns (the root one in the lab's
+// owner), as the package-level netlink functions use.
+var rootNL = &netlink.Handle{}

@@ -44,7 +44,11 @@ type Layout struct {
 	ClientDev  string       `json:"client_dev"`
 	ClientIP   netip.Addr   `json:"client_ip"`
 	ClientMAC  string       `json:"client_mac"`
-	VMs        []VMLayout   `json:"vms"`
+	// HostIP is the bridge's address in the root netns (Options.HostAddress),
+	// BridgeMAC its fixed MAC; both zero otherwise.
+	HostIP    netip.Addr `json:"host_ip,omitzero"`
+	BridgeMAC string     `json:"bridge_mac,omitempty"`
+	VMs       []VMLayout `json:"vms"`
 }
 
 // VMLayout describes one VM.
@@ -61,6 +65,9 @@ type VMLayout struct {
 	PID          int        `json:"vmm_pid"`
 	WorkerTID    int        `json:"worker_tid"`
 	ControlSock  string     `json:"control_socket"` // VMM control socket
+	// External: the caller runs the VMM (Options.ExternalVMM); NS, GuestDev
+	// and ControlSock are empty.
+	External bool `json:"external,omitempty"`
 }
 
 // NetnsPath is the VM's netns bind mount, e.g. /var/run/netns/vnlab3-vm0.
@@ -75,8 +82,8 @@ func stateFile(slot int) string {
 	return filepath.Join(StateDir, fmt.Sprintf("%s%d.json", Prefix, slot))
 }
 
-// newLayout names everything of lab slot with n VMs and host taps taps.
-func newLayout(slot int, taps []string) *Layout {
+// newLayout names everything of lab slot with a VM per host tap in taps.
+func newLayout(slot int, taps []string, opts Options) *Layout {
 	id := Prefix + strconv.Itoa(slot)
 	base := [4]byte{198, byte(18 + slot/256), byte(slot % 256), 0}
 	addr := func(host byte) netip.Addr { b := base; b[3] = host; return netip.AddrFrom4(b) }
@@ -89,15 +96,23 @@ func newLayout(slot int, taps []string) *Layout {
 		ClientIP:  addr(1),
 		ClientMAC: mac(0x02, slot, 0xc1, 0),
 	}
+	if opts.HostAddress {
+		l.HostIP, l.BridgeMAC = addr(254), mac(0x02, slot, 0xb7, 0)
+	}
 	for i, tap := range taps {
 		name := fmt.Sprintf("%s-vm%d", id, i)
-		l.VMs = append(l.VMs, VMLayout{
-			Name: name, Index: i, HostTap: tap, NS: name,
-			GuestDev:    fmt.Sprintf("%s-g%d", id, i),
-			IP:          addr(byte(10 + i)),
-			MAC:         mac(0x02, slot, 0x9e, i),
-			ControlSock: filepath.Join(StateDir, id, name+".sock"),
-		})
+		vm := VMLayout{
+			Name: name, Index: i, HostTap: tap,
+			IP:  addr(byte(10 + i)),
+			MAC: mac(0x02, slot, 0x9e, i),
+		}
+		if opts.ExternalVMM {
+			vm.External = true
+		} else {
+			vm.NS, vm.GuestDev = name, fmt.Sprintf("%s-g%d", id, i)
+			vm.ControlSock = filepath.Join(StateDir, id, name+".sock")
+		}
+		l.VMs = append(l.VMs, vm)
 	}
 	return l
 }
@@ -209,7 +224,7 @@ func (l *Layout) OwnerAlive() bool {
 // reserve sweeps the leftovers of dead labs and reserves a slot and n host
 // tap names for a new lab, all under the lab lock. The state file is on disk
 // before reserve returns.
-func reserve(n int) (*Layout, error) {
+func reserve(n int, opts Options) (*Layout, error) {
 	unlock, err := lockState()
 	if err != nil {
 		return nil, err
@@ -248,7 +263,7 @@ func reserve(n int) (*Layout, error) {
 	if len(taps) < n {
 		return nil, errors.New("reserve lab: no free vnetN tap names")
 	}
-	l := newLayout(slot, taps)
+	l := newLayout(slot, taps, opts)
 	l.OwnerPID = os.Getpid()
 	l.OwnerStart = processStart(l.OwnerPID)
 	if err := l.save(); err != nil {
@@ -303,7 +318,9 @@ func (l *Layout) destroy() error {
 	}
 	errs = append(errs, deleteNetns(l.ClientNS))
 	for _, vm := range l.VMs {
-		errs = append(errs, deleteNetns(vm.NS))
+		if vm.NS != "" { // an external VM has none; NetnsPath("") is the netns dir
+			errs = append(errs, deleteNetns(vm.NS))
+		}
 	}
 	errs = append(errs, os.RemoveAll(l.runDir()))
 	if err := os.Remove(stateFile(l.Slot)); err != nil && !errors.Is(err, os.ErrNotExist) {

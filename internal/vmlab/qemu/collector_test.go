@@ -1,0 +1,240 @@
+//go:build disttest
+
+package qemu
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/vnetpath/vnetpath/internal/vmlab/guestagent"
+)
+
+// The built distribution, as internal/disttest takes it; make build makes
+// it static (ocb builds with CGO_ENABLED=0), so the guest runs it as is.
+var dist = flag.String("dist", "../../../_build/otelcol-vnetpath", "path of the otelcol-vnetpath binary")
+
+// collectorReady is what the collector logs once every pipeline runs.
+const collectorReady = "Everything is ready"
+
+// hostCollector runs the distribution on the host with testdata/host-otlp.yaml:
+// OTLP received on listen and vnet_host's metrics of tap go to the returned
+// file.
+func hostCollector(t *testing.T, listen, tap string) (out string, logs *syncBuffer) {
+	t.Helper()
+	abs, err := filepath.Abs(*dist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = filepath.Join(t.TempDir(), "otlp.json")
+	logs = &syncBuffer{}
+	cmd := exec.Command(abs, "--config", "testdata/host-otlp.yaml")
+	cmd.Env = append(os.Environ(), "VNETLAB_OTLP_LISTEN="+listen, "VNETLAB_OTLP_FILE="+out, "VNETLAB_TAP="+tap)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", abs, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("host collector exit: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Error("host collector ignored SIGTERM for 20s")
+		}
+		if t.Failed() {
+			t.Logf("host collector output:\n%s", logs)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), collectorReady) {
+		if time.Now().After(deadline) {
+			t.Fatalf("host collector not ready within 30s:\n%s", logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return out, logs
+}
+
+// spansWith returns the spans in the file exporter's JSON lines whose
+// NonceKey attribute is nonce, with their resources.
+func spansWith(t *testing.T, file, nonce string) (spans []ptrace.Span, resources []map[string]any) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 16<<20)
+	var um ptrace.JSONUnmarshaler
+	for sc.Scan() {
+		td, err := um.UnmarshalTraces(sc.Bytes())
+		if err != nil {
+			continue // a metrics line
+		}
+		for _, rs := range td.ResourceSpans().All() {
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, sp := range ss.Spans().All() {
+					if v, ok := sp.Attributes().Get(guestagent.NonceKey); ok && v.Str() == nonce {
+						spans = append(spans, sp)
+						resources = append(resources, rs.Resource().Attributes().AsRaw())
+					}
+				}
+			}
+		}
+	}
+	return spans, resources
+}
+
+// tapAttribution returns the attributes of a vnet.interface.packets point of
+// tap that names vm, nil if the file has none yet.
+func tapAttribution(t *testing.T, file, tap, vm string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 16<<20)
+	var um pmetric.JSONUnmarshaler
+	for sc.Scan() {
+		md, err := um.UnmarshalMetrics(sc.Bytes())
+		if err != nil {
+			continue // a traces line
+		}
+		for _, rm := range md.ResourceMetrics().All() {
+			for _, sm := range rm.ScopeMetrics().All() {
+				for _, m := range sm.Metrics().All() {
+					if m.Name() != "vnet.interface.packets" || m.Type() != pmetric.MetricTypeSum {
+						continue
+					}
+					for _, dp := range m.Sum().DataPoints().All() {
+						a := dp.Attributes().AsRaw()
+						if a["network.interface.name"] == tap && a["vm.name"] == vm {
+							return a
+						}
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// The distribution runs inside the guest: vnet_guest starts on the virtio
+// NIC, and the guest collector's OTLP/gRPC export crosses virtio-net, the
+// tap and the bridge to a host collector. The proof is a span the guest's
+// agent hands to the guest collector (its loopback OTLP receiver, the same
+// pipeline and exporter that vnet_guest's traces take), which must arrive on
+// the host exactly once, ids and attributes intact. On the host, vnet_host
+// attributes the guest's tap to QEMU's pid and VM name.
+func TestGuestCollectorExportsToHost(t *testing.T) {
+	requireRoot(t)
+	total := time.Now()
+	abs, err := filepath.Abs(*dist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		t.Fatalf("%v: run make build first (or pass -dist)", err)
+	}
+	lab := labT(t)
+	out, _ := hostCollector(t, lab.HostIP.String()+":4317", lab.VM(0).HostTap)
+	g, img := bootT(t, lab, Spec{Collector: abs})
+	if !img.Collector {
+		t.Fatal("image without the collector")
+	}
+	ctx := testCtx(t, 5*time.Minute)
+	start := time.Now()
+	for _, line := range []string{"vnet_guest watching the collector's own network namespace", collectorReady} {
+		if err := g.WaitConsole(ctx, line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("guest collector ready %s after the agent", time.Since(start).Round(time.Millisecond))
+
+	var nb [8]byte
+	_, _ = rand.Read(nb[:])
+	nonce := hex.EncodeToString(nb[:])
+	start = time.Now()
+	ref, err := g.Agent().Span(ctx, "127.0.0.1:4317", "vnetlab.probe", nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spans []ptrace.Span
+	var res []map[string]any
+	for deadline := time.Now().Add(60 * time.Second); len(spans) == 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		spans, res = spansWith(t, out, nonce)
+	}
+	if len(spans) != 1 {
+		t.Fatalf("host received %d spans with nonce %s, want 1", len(spans), nonce)
+	}
+	t.Logf("probe span on the host %s after the agent sent it", time.Since(start).Round(time.Millisecond))
+	sp := spans[0]
+	if sp.Name() != "vnetlab.probe" || sp.TraceID().String() != ref.TraceID || sp.SpanID().String() != ref.SpanID {
+		t.Errorf("span %s trace %s span %s, want vnetlab.probe %s %s", sp.Name(), sp.TraceID(), sp.SpanID(), ref.TraceID, ref.SpanID)
+	}
+	if res[0]["host.name"] != g.VM.Name || res[0]["service.name"] != "vnetlab-guest" {
+		t.Errorf("span resource %v, want host.name %s and service.name vnetlab-guest", res[0], g.VM.Name)
+	}
+
+	// vnet_host on the host attributes the tap to the QEMU process.
+	var attr map[string]any
+	for deadline := time.Now().Add(30 * time.Second); attr == nil && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		attr = tapAttribution(t, out, g.VM.HostTap, g.VM.Name)
+	}
+	if attr == nil {
+		t.Errorf("no vnet.interface.packets point for %s with vm.name %s in the host file", g.VM.HostTap, g.VM.Name)
+	} else if attr["process.pid"] != int64(g.PID) {
+		t.Errorf("tap %s attributed to %v, want process.pid %d", g.VM.HostTap, attr, g.PID)
+	}
+
+	// A clean poweroff stops the guest collector first.
+	if err := g.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := g.Console(64 << 10); !strings.Contains(c, "Shutdown complete.") {
+		t.Errorf("guest collector did not log a complete shutdown before poweroff")
+	}
+	t.Logf("total %s (guest ready %s after QEMU started)", time.Since(total).Round(time.Millisecond), g.Ready.Round(time.Millisecond))
+}
+
+// syncBuffer is a bytes.Buffer shared by a process's output copiers and the
+// test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
