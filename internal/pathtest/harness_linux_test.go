@@ -66,13 +66,17 @@ type span struct {
 }
 
 func (s span) str(k string) string {
-	v, _ := s.attrs.Get(k)
-	return v.AsString()
+	if v, ok := s.attrs.Get(k); ok {
+		return v.AsString()
+	}
+	return ""
 }
 
 func (s span) int(k string) int64 {
-	v, _ := s.attrs.Get(k)
-	return v.Int()
+	if v, ok := s.attrs.Get(k); ok {
+		return v.Int()
+	}
+	return 0
 }
 
 // spans flattens what a sink received.
