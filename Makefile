@@ -12,10 +12,12 @@ GEN_PACKAGES  := clang llvm libbpf-dev
 DIST_INPUTS := $(shell find . -path ./_build -prune -o -path ./.tools -prune -o \( -name '*.go' -o -name '*.o' \) -print) \
 	go.mod go.sum builder-config.yaml
 
-.PHONY: help tools generate check-generated vet unit build smoke test run bench fuzz deps gen-deps clean
+.PHONY: help tools generate check-generated vet unit build smoke test-qemu test run bench fuzz demo demo-qemu deps gen-deps clean
 
 help:
 	@echo "make run     build the distribution and run it on this host (root) with deploy/host.yaml"
+	@echo "make demo    a 2-VM lab, the collector, a tap ring overflow and its fix, told with figures (root)"
+	@echo "make demo-qemu  a real QEMU guest on the lab path, collectors on host and guest (root)"
 	@echo "make test    vet, race tests (privileged ones included), distribution build, smoke test"
 	@echo "make bench   benchmarks and kernel-side BPF cost"
 	@echo "make generate  regenerate bpf2go and mdatagen output (needs clang)"
@@ -58,7 +60,7 @@ check-generated: tools gen-deps
 
 vet:
 	$(GO) vet ./...
-	$(GO) vet -tags disttest ./internal/disttest/
+	$(GO) vet -tags disttest ./internal/disttest/ ./internal/vmlab/qemu/
 
 unit: deps
 	$(GO) test -race -count=1 ./...
@@ -71,7 +73,11 @@ $(DIST): $(DIST_INPUTS) $(TOOLS)/builder
 smoke: $(DIST) deps
 	$(GO) test -tags disttest -count=1 -v ./internal/disttest/ -dist $(CURDIR)/$(DIST)
 
-test: check-generated vet unit build smoke
+## test-qemu: the distribution inside a real QEMU guest (Debian kernel, TCG), exporting to a host collector (root)
+test-qemu: $(DIST) deps
+	$(GO) test -tags disttest -race -count=1 -v -run TestGuestCollectorExportsToHost ./internal/vmlab/qemu/ -dist $(CURDIR)/$(DIST)
+
+test: check-generated vet unit build smoke test-qemu
 
 run: $(DIST)
 	@[ "$$(id -u)" = 0 ] || { echo "make run needs root (BPF); try: sudo make run"; exit 1; }
@@ -85,7 +91,7 @@ run: $(DIST)
 ## sli >= 1M points/s per core with 0 allocs per point; user-space decoders.
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x ./receiver/vnethostreceiver/
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -benchtime 2s ./processor/sliprocessor/ ./internal/sli/window/ ./internal/discovery/
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -benchtime 2s ./processor/sliprocessor/ ./internal/sli/window/ ./internal/discovery/ ./internal/pathtrace/ ./internal/identity/
 
 ## fuzz: every decoder and parser, 30s each
 fuzz:
@@ -98,6 +104,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzExplicit -fuzztime 30s ./internal/sli/histo/
 	$(GO) test -run '^$$' -fuzz FuzzConfig -fuzztime 30s -fuzzminimizetime 10s ./processor/sliprocessor/
 	$(GO) test -run '^$$' -fuzz FuzzExpoIngest -fuzztime 30s -fuzzminimizetime 10s ./processor/sliprocessor/
+	$(GO) test -run '^$$' -fuzz FuzzParseFlow -fuzztime 30s ./internal/identity/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/pathtrace/
+
+## demo-qemu: a real guest on the lab's path, collector inside and on the host; Ctrl-C tears it down
+demo-qemu: $(DIST) deps
+	@[ "$$(id -u)" = 0 ] || { echo "make demo-qemu needs root; try: sudo make demo-qemu"; exit 1; }
+	$(GO) run ./cmd/vnetlab-qemu -dist $(DIST)
 
 clean:
 	rm -rf _build .tools
