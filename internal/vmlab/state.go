@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -188,6 +189,9 @@ func Layouts() ([]*Layout, error) {
 	var out []*Layout
 	for _, p := range paths {
 		l, err := loadLayout(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // a lab closed since the listing
+		}
 		if err != nil {
 			return nil, err
 		}
