@@ -11,6 +11,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Watcher lists links in a set of network namespaces and signals changes.
@@ -65,12 +66,13 @@ func openNamespace(path string) (*namespace, error) {
 		h.Close()
 		return nil, fmt.Errorf("stat %s: %w", name, err)
 	}
-	// The own namespace needs no setns (and so no CAP_SYS_ADMIN).
+	// The own namespace needs no setns (and so no CAP_SYS_ADMIN). Only the
+	// route family: a guest kernel may lack xfrm or netfilter netlink.
 	var handle *netlink.Handle
 	if path == "" {
-		handle, err = netlink.NewHandle()
+		handle, err = netlink.NewHandle(unix.NETLINK_ROUTE)
 	} else {
-		handle, err = netlink.NewHandleAt(h)
+		handle, err = netlink.NewHandleAt(h, unix.NETLINK_ROUTE)
 	}
 	if err != nil {
 		h.Close()

@@ -78,7 +78,8 @@ type RingConfig struct {
 // WorkersConfig selects the VM worker threads.
 type WorkersConfig struct {
 	// Threads are name globs of the VMM threads measured: vhost workers by
-	// default; add QEMU I/O threads (e.g. "IO *") for the tap + QEMU mode.
+	// default; add QEMU's main loop thread ("qemu-system-*") for the tap +
+	// QEMU mode, where it moves the packets.
 	Threads []string `mapstructure:"threads"`
 }
 

@@ -5,9 +5,11 @@ package qemu
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,9 +19,11 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/vnetpath/vnetpath/internal/vmlab"
 	"github.com/vnetpath/vnetpath/internal/vmlab/guestagent"
 )
 
@@ -159,13 +163,13 @@ func TestGuestCollectorExportsToHost(t *testing.T) {
 	}
 	lab := labT(t)
 	out, _ := hostCollector(t, lab.HostIP.String()+":4317", lab.VM(0).HostTap)
-	g, img := bootT(t, lab, Spec{Collector: abs})
+	g, img := bootT(t, lab, Spec{Collector: abs, CollectorConfig: "testdata/guest-trace.yaml"})
 	if !img.Collector {
 		t.Fatal("image without the collector")
 	}
 	ctx := testCtx(t, 5*time.Minute)
 	start := time.Now()
-	for _, line := range []string{"vnet_guest watching the collector's own network namespace", collectorReady} {
+	for _, line := range []string{"vnet_guest probes attached", collectorReady} {
 		if err := g.WaitConsole(ctx, line); err != nil {
 			t.Fatal(err)
 		}
@@ -210,6 +214,8 @@ func TestGuestCollectorExportsToHost(t *testing.T) {
 		t.Errorf("tap %s attributed to %v, want process.pid %d", g.VM.HostTap, attr, g.PID)
 	}
 
+	checkPacketTraces(t, ctx, lab, g, out)
+
 	// A clean poweroff stops the guest collector first.
 	if err := g.Shutdown(ctx); err != nil {
 		t.Fatal(err)
@@ -237,4 +243,127 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// chunks is a slow TCP stream: one small write every 20 ms, each its own
+// segment arriving alone, so guest GRO merges none of them.
+type chunks struct {
+	n, size int
+	gap     time.Duration
+}
+
+func (c *chunks) Read(p []byte) (int, error) {
+	if c.n == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(c.gap)
+	c.n--
+	return copy(p[:min(len(p), c.size)], bytes.Repeat([]byte{'v'}, c.size)), nil
+}
+
+// checkPacketTraces: with every packet followed on both sides, each data
+// segment of a TCP stream into the guest is one trace holding the host's
+// hops (host.rx, tap.enqueue, tap.ring dequeued by QEMU's own thread) and
+// the guest's (virtio.rx on its virtio NIC, tcp.rcv), all under one root.
+func checkPacketTraces(t *testing.T, ctx context.Context, lab *vmlab.Lab, g *Guest, out string) {
+	t.Helper()
+	const segments, payload = 50, 100
+	sent, received, err := g.Agent().Sink(ctx, &chunks{n: segments, size: payload, gap: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent != received || sent.Bytes != segments*payload {
+		t.Fatalf("stream sent %+v, guest received %+v", sent, received)
+	}
+	// A data segment's frame: Ethernet, IPv4 and TCP with timestamps, then the payload.
+	const frame = 14 + 20 + 32 + payload
+	var traces map[pcommon.TraceID][]ptrace.Span
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		traces = segmentTraces(t, out, lab.ClientIP.String(), g.VM.IP.String(), frame)
+		if len(traces) == segments && complete(traces) {
+			break
+		}
+	}
+	if len(traces) != segments {
+		t.Fatalf("%d traces of %d-byte segments, want %d", len(traces), frame, segments)
+	}
+	for id, ss := range traces {
+		byName := map[string]ptrace.Span{}
+		for _, s := range ss {
+			byName[s.Name()] = s
+		}
+		root, ok := byName["packet"]
+		if !ok || len(ss) != 6 {
+			t.Fatalf("trace %s: spans %v, want packet, host.rx, tap.enqueue, tap.ring, virtio.rx, tcp.rcv", id, spanNames(ss))
+		}
+		for _, s := range ss {
+			if s.Name() != "packet" && s.ParentSpanID() != root.SpanID() {
+				t.Fatalf("trace %s: %s's parent %s is not the root %s", id, s.Name(), s.ParentSpanID(), root.SpanID())
+			}
+		}
+		ring := byName["tap.ring"].Attributes().AsRaw()
+		if ring["thread.id"] != int64(g.PID) || ring["process.pid"] != int64(g.PID) || ring["vm.name"] != g.VM.Name {
+			t.Fatalf("trace %s: tap.ring %v, want dequeued by QEMU's thread %d of VM %s", id, ring, g.PID, g.VM.Name)
+		}
+		if nic := byName["virtio.rx"].Attributes().AsRaw()["network.interface.name"]; nic != "eth0" {
+			t.Fatalf("trace %s: virtio.rx on %v, want the guest's eth0", id, nic)
+		}
+	}
+}
+
+func complete(traces map[pcommon.TraceID][]ptrace.Span) bool {
+	for _, ss := range traces {
+		if len(ss) < 6 {
+			return false
+		}
+	}
+	return true
+}
+
+func spanNames(ss []ptrace.Span) []string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, s.Name())
+	}
+	return out
+}
+
+// segmentTraces returns the traces of TCP packets from src to dst whose
+// tap.enqueue carried a frame of the given length, with all their spans.
+func segmentTraces(t *testing.T, file, src, dst string, frame int64) map[pcommon.TraceID][]ptrace.Span {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := map[pcommon.TraceID][]ptrace.Span{}
+	want := map[pcommon.TraceID]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 64<<20)
+	var um ptrace.JSONUnmarshaler
+	for sc.Scan() {
+		td, err := um.UnmarshalTraces(sc.Bytes())
+		if err != nil {
+			continue // a metrics line
+		}
+		for _, rs := range td.ResourceSpans().All() {
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, sp := range ss.Spans().All() {
+					a := sp.Attributes().AsRaw()
+					if a["network.transport"] != "tcp" || a["source.address"] != src || a["destination.address"] != dst {
+						continue
+					}
+					all[sp.TraceID()] = append(all[sp.TraceID()], sp)
+					if sp.Name() == "tap.enqueue" && a["vnet.packet.length"] == frame {
+						want[sp.TraceID()] = true
+					}
+				}
+			}
+		}
+	}
+	out := map[pcommon.TraceID][]ptrace.Span{}
+	for id := range want {
+		out[id] = all[id]
+	}
+	return out
 }
