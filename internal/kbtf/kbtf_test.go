@@ -65,7 +65,7 @@ func TestKernelBTFAgreesWithFormatFile(t *testing.T) {
 	tfs := DefaultSource().TraceFS
 	raw, err := os.ReadFile(tfs + "/events/skb/kfree_skb/format")
 	if err != nil {
-		t.Skipf("tracefs not mounted at %s: %v", tfs, err)
+		t.Fatalf("tracefs not mounted at %s (make deps mounts it): %v", tfs, err)
 	}
 	fromFormat, err := ParsePrintSymbolic(string(raw), "reason")
 	if err != nil {
