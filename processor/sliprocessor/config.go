@@ -47,6 +47,8 @@ type Config struct {
 	ActionQueueSize int `mapstructure:"action_queue_size"`
 	// ActionTimeout bounds one run of an action unless it sets its own.
 	ActionTimeout Duration `mapstructure:"action_timeout"`
+	// Audit writes one fsync'd JSON line per action run.
+	Audit action.AuditConfig `mapstructure:"audit"`
 
 	registry *action.Registry
 }
@@ -339,6 +341,9 @@ func (c *Config) Validate() error {
 			fail("%s.cooldown: must not be negative, got %v", field, t.Cooldown)
 		}
 		checkActions(field+".actions", t.Actions)
+	}
+	if err := c.Audit.Validate("audit"); err != nil {
+		errs = append(errs, err)
 	}
 	if it := c.IdleTimeout.D(); it != 0 {
 		if lw := c.longestTriggerWindow(); it <= 3*lw {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/vnetpath/vnetpath/internal/action"
@@ -68,6 +70,9 @@ func (p *sliProcessor) evaluate(ctx context.Context) {
 	p.mu.Unlock()
 
 	p.report(ctx, &ev)
+	if lost := p.remediations.emit(ev.out, began); lost > 0 {
+		p.telemetry.ProcessorSliSeriesOverflow.Add(ctx, lost, metric.WithAttributes(attribute.String("limit", "remediation_series")))
+	}
 	if ev.out != nil && ev.out.finish() {
 		if err := p.next.ConsumeMetrics(ctx, ev.out.md); err != nil {
 			p.logger.Warn("sli derived metrics refused downstream", zap.Error(err))

@@ -255,7 +255,7 @@ func TestTriggerFiresLogActionOnceAndResolves(t *testing.T) {
 	}, metricdatatest.IgnoreTimestamp())
 	act := func(state string) metricdata.DataPoint[int64] {
 		return metricdata.DataPoint[int64]{Value: 1, Attributes: attribute.NewSet(
-			attribute.String("action", "log"), attribute.String("state", state), attribute.String("outcome", "success"))}
+			attribute.String("action", "log"), attribute.String("type", "log"), attribute.String("state", state), attribute.String("outcome", "ok"))}
 	}
 	metadatatest.AssertEqualProcessorSliActions(t, h.tel, []metricdata.DataPoint[int64]{act("firing"), act("resolved")},
 		metricdatatest.IgnoreTimestamp())
@@ -299,7 +299,7 @@ func TestDryRunRunsNothing(t *testing.T) {
 	assert.Empty(t, h.logs.FilterMessage("sli trigger firing").All())
 	assert.Len(t, h.logs.FilterMessage("sli dry run: action not run").All(), 1)
 	metadatatest.AssertEqualProcessorSliActions(t, h.tel, []metricdata.DataPoint[int64]{{Value: 1, Attributes: attribute.NewSet(
-		attribute.String("action", "log"), attribute.String("state", "firing"), attribute.String("outcome", "dry_run"))}},
+		attribute.String("action", "log"), attribute.String("type", "log"), attribute.String("state", "firing"), attribute.String("outcome", "dry_run"))}},
 		metricdatatest.IgnoreTimestamp())
 }
 
