@@ -29,6 +29,9 @@ func NewFactory() processor.Factory {
 func newRegistry() *action.Registry {
 	r, err := action.NewRegistry(
 		action.LogFactory{},
+		action.SignalFactory{},
+		action.TxQueueLenFactory{},
+		action.AffinityFactory{},
 	)
 	if err != nil {
 		panic(err) // the list above is static
