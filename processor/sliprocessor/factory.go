@@ -32,6 +32,7 @@ func newRegistry() *action.Registry {
 		action.SignalFactory{},
 		action.TxQueueLenFactory{},
 		action.AffinityFactory{},
+		action.QMPFactory{},
 	)
 	if err != nil {
 		panic(err) // the list above is static
