@@ -10,7 +10,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -215,5 +217,42 @@ func zapEvent(ev *Event) []zap.Field {
 		zap.String("trigger", ev.Trigger),
 		zap.String("state", string(ev.State)),
 		ZapGroup(ev.Group),
+	}
+}
+
+// checkKeys refuses settings keys that are no field of cfg. Decode does
+// that too, except for configurations that squash a struct with an
+// Unmarshal method (confighttp.ClientConfig), which turns the check off.
+func checkKeys(settings map[string]any, cfg any) error {
+	known := map[string]bool{}
+	collectKeys(reflect.TypeOf(cfg), known)
+	var unknown []string
+	for k := range settings {
+		if !known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	return fmt.Errorf("unknown settings %q", unknown)
+}
+
+// collectKeys adds the mapstructure names of t's fields, descending into
+// squashed structs.
+func collectKeys(t reflect.Type, known map[string]bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		switch {
+		case slices.Contains(strings.Split(opts, ","), "squash"):
+			collectKeys(f.Type, known)
+		case name != "" && name != "-":
+			known[name] = true
+		}
 	}
 }

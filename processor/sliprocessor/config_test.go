@@ -272,7 +272,7 @@ triggers:
 			yaml: base + `
 actions:
   page: {type: pager}`,
-			err: `actions.page.type: unknown action type "pager"; allowed: affinity, log, qmp, signal, txqueuelen`,
+			err: `actions.page.type: unknown action type "pager"; allowed: affinity, log, qmp, signal, txqueuelen, webhook`,
 		},
 		{
 			name: "bad action settings",

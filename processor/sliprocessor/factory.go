@@ -33,6 +33,7 @@ func newRegistry() *action.Registry {
 		action.TxQueueLenFactory{},
 		action.AffinityFactory{},
 		action.QMPFactory{},
+		action.WebhookFactory{},
 	)
 	if err != nil {
 		panic(err) // the list above is static
