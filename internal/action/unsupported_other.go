@@ -5,6 +5,7 @@ package action
 import (
 	"errors"
 	"fmt"
+	"os/exec"
 	"syscall"
 )
 
@@ -25,3 +26,4 @@ func (*links) setTxQueueLen(string, int) error { return errLinuxOnly }
 func onlineCPUs() ([]int, error)               { return nil, errLinuxOnly }
 func threadAffinity(int) ([]int, error)        { return nil, errLinuxOnly }
 func setThreadAffinity(int, []int) error       { return errLinuxOnly }
+func killGroupOnCancel(*exec.Cmd)              {}

@@ -47,6 +47,8 @@ type Config struct {
 	ActionQueueSize int `mapstructure:"action_queue_size"`
 	// ActionTimeout bounds one run of an action unless it sets its own.
 	ActionTimeout Duration `mapstructure:"action_timeout"`
+	// AllowExec lets exec actions be configured; they are refused without it.
+	AllowExec bool `mapstructure:"allow_exec"`
 	// Audit writes one fsync'd JSON line per action run.
 	Audit action.AuditConfig `mapstructure:"audit"`
 
@@ -366,6 +368,9 @@ func (c *Config) Validate() error {
 		}
 		if a.Timeout < 0 {
 			fail("%s.timeout: must not be negative, got %v", field, a.Timeout)
+		}
+		if a.Type == action.ExecType && !c.AllowExec {
+			fail("%s.type: exec actions need allow_exec: true on the processor", field)
 		}
 		if err := f.Validate(a.Settings); err != nil {
 			fail("%s: %w", field, err)

@@ -34,6 +34,7 @@ func newRegistry() *action.Registry {
 		action.AffinityFactory{},
 		action.QMPFactory{},
 		action.WebhookFactory{},
+		action.ExecFactory{},
 	)
 	if err != nil {
 		panic(err) // the list above is static

@@ -136,7 +136,7 @@ func (p *sliProcessor) bindActions(set processor.Settings) ([]action.Bound, erro
 		}
 		act, err := f.Create(action.Settings{
 			Name: name, Logger: set.Logger, Telemetry: set.TelemetrySettings,
-			Clock: p.clock,
+			Clock: p.clock, AllowExec: p.cfg.AllowExec,
 		}, a.Settings)
 		if err != nil {
 			return nil, fmt.Errorf("actions.%s: %w", name, err)
