@@ -110,6 +110,14 @@ func (e *Executor) fire(w *worker, ev Event) {
 	defer cancel()
 	began := time.Now()
 	res, err := w.Action.Fire(ctx, ev)
+	// What an action did not resolve (log names no target) is the
+	// event's VM and interface.
+	if res.Target.VM == "" {
+		res.Target.VM = ev.GroupValue(AttrVMName)
+	}
+	if res.Target.Interface == "" {
+		res.Target.Interface = ev.GroupValue(AttrInterface)
+	}
 	r := Report{Action: w.Name, Type: w.Type, Event: &ev, Result: res, Err: err, Took: time.Since(began)}
 	r.Outcome = res.Outcome
 	if r.Outcome == "" || err != nil {

@@ -46,8 +46,8 @@ func newRemediations(maxSeries int, idle time.Duration) *remediations {
 	return &remediations{series: map[remediationKey]*remediationCount{}, max: maxSeries, idle: idle}
 }
 
-// add counts one outcome; the target comes from what the action resolved,
-// else from the event's group.
+// add counts one outcome. Outcomes that never ran (dropped, held) name
+// the event's group as their target.
 func (r *remediations) add(rep *action.Report, now time.Time) {
 	k := remediationKey{
 		action: rep.Action, typ: rep.Type, trigger: rep.Event.Trigger, outcome: string(rep.Outcome),
