@@ -187,7 +187,10 @@ func (p *sliProcessor) evaluateIndicator(ind *indicator, n int64, now time.Time,
 func (p *sliProcessor) stepTrigger(ind *indicator, g *group, ti int, t *triggerPlan, n int64, now time.Time, ev *evaluation) {
 	v, ok, stale := p.value(ind, g, t.layout, n)
 	m := &g.machines[ti]
-	o := m.Step(&t.spec, trigger.Input{Now: now, Value: v, HasValue: ok, Stale: stale, NoData: n-g.seen >= t.noDataTick})
+	// The machine counts recover_for and cooldown on the interval grid,
+	// so a tick delivered a little late or early cannot add an interval.
+	grid := p.epoch.Add(time.Duration(n+1) * p.eval)
+	o := m.Step(&t.spec, trigger.Input{Now: grid, Value: v, HasValue: ok, Stale: stale, NoData: n-g.seen >= t.noDataTick})
 	enteredFiring := false
 	for k := 0; k < o.N; k++ {
 		tr := o.Transitions[k]
