@@ -38,6 +38,10 @@ type WebhookConfig struct {
 	// GeneratorURL is the alerts' generatorURL (alertmanager format).
 	GeneratorURL string      `mapstructure:"generator_url"`
 	Retry        RetryConfig `mapstructure:"retry"`
+	// AttemptTimeout bounds one attempt; 0 leaves only the action's
+	// timeout, which bounds all attempts. (`timeout` in an action's
+	// settings is the action's, so confighttp's is set from this.)
+	AttemptTimeout time.Duration `mapstructure:"attempt_timeout"`
 }
 
 // RetryConfig retries a failed POST (connection errors, 5xx, 429) with
@@ -74,13 +78,13 @@ func (WebhookFactory) decode(settings map[string]any) (WebhookConfig, error) {
 		Format:       FormatJSON,
 		Retry:        RetryConfig{MaxAttempts: 3, InitialInterval: 500 * time.Millisecond, MaxInterval: 5 * time.Second},
 	}
-	cfg.ClientConfig.Timeout = 5 * time.Second
 	if err := Decode(settings, &cfg); err != nil {
 		return cfg, err
 	}
 	if err := checkKeys(settings, &cfg); err != nil {
 		return cfg, err
 	}
+	cfg.ClientConfig.Timeout = cfg.AttemptTimeout
 	var errs []error
 	fail := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if u, err := url.Parse(cfg.ClientConfig.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -91,6 +95,9 @@ func (WebhookFactory) decode(settings map[string]any) (WebhookConfig, error) {
 	}
 	if r := cfg.Retry; r.MaxAttempts < 1 || r.MaxAttempts > maxAttempts {
 		fail("retry.max_attempts: must be in [1, %d], got %d", maxAttempts, r.MaxAttempts)
+	}
+	if cfg.AttemptTimeout < 0 {
+		fail("attempt_timeout: must not be negative, got %v", cfg.AttemptTimeout)
 	}
 	if r := cfg.Retry; r.InitialInterval <= 0 || r.MaxInterval < r.InitialInterval {
 		fail("retry: initial_interval must be positive and max_interval at least as long, got %v and %v", r.InitialInterval, r.MaxInterval)

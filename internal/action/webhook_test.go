@@ -149,7 +149,7 @@ func TestWebhookHangTimesOut(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	a := newWebhook(t, map[string]any{"endpoint": srv.URL, "timeout": "1m"})
+	a := newWebhook(t, map[string]any{"endpoint": srv.URL})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	began := time.Now()
@@ -191,4 +191,22 @@ func TestWebhookConfigRefused(t *testing.T) {
 		`unknown settings ["colour" "endpont"]`)
 	assert.NoError(t, WebhookFactory{}.Validate(map[string]any{"endpoint": "http://x", "headers": map[string]any{"a": "b"},
 		"tls": map[string]any{"insecure_skip_verify": true}, "dry_run": true, "rate_limit": map[string]any{}}))
+}
+
+// attempt_timeout cuts one hung attempt; the retry gets through.
+func TestWebhookAttemptTimeout(t *testing.T) {
+	var calls atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) == 1 {
+			<-release
+		}
+	}))
+	defer srv.Close()
+	defer close(release) // before Close, which waits for the handler
+	a := newWebhook(t, map[string]any{"endpoint": srv.URL, "attempt_timeout": "100ms",
+		"retry": map[string]any{"initial_interval": "10ms"}})
+	res, err := a.Fire(context.Background(), testEvent)
+	require.NoError(t, err)
+	assert.Equal(t, "HTTP 200 after 2 attempt(s)", res.Detail)
 }
