@@ -2,6 +2,7 @@ package sliprocessor
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -413,4 +414,28 @@ func FuzzConfig(f *testing.F) {
 		}
 		require.NoError(t, p.Shutdown(context.Background()))
 	})
+}
+
+// deploy/host.yaml's sli section is valid, and safe: the processor and
+// every action it names are in dry run.
+func TestDeployHostConfigIsDryRun(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/host.yaml")
+	require.NoError(t, err)
+	var doc struct {
+		Processors map[string]map[string]any `yaml:"processors"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &doc))
+	section, ok := doc.Processors["sli"]
+	require.True(t, ok, "deploy/host.yaml has no sli processor")
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	require.NoError(t, confmap.NewFromStringMap(section).Unmarshal(cfg))
+	require.NoError(t, cfg.Validate())
+	assert.True(t, cfg.DryRun, "processor-wide dry_run")
+	require.NotEmpty(t, cfg.Actions)
+	for name, a := range cfg.Actions {
+		assert.Equal(t, true, a.Settings["dry_run"], "actions.%s.dry_run", name)
+	}
+	// The actions can be created unprivileged, as the collector starts.
+	h := newHarnessConfig(t, cfg)
+	h.stop()
 }
