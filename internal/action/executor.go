@@ -14,13 +14,13 @@ import (
 
 // Report is one outcome of one event for one action.
 type Report struct {
-	Action string // the action's name
-	Type   string // its type
-	Event  *Event
-	Outcome
-	Result Result
-	Err    error
-	Took   time.Duration // run time; 0 when it never ran (dropped)
+	Action  string // the action's name
+	Type    string // its type
+	Event   *Event
+	Outcome Outcome
+	Result  Result
+	Err     error
+	Took    time.Duration // run time; 0 when it never ran (dropped)
 }
 
 // Observer is told every outcome, from the workers' goroutines and from

@@ -55,17 +55,6 @@ func ParseTemplate(s string) (Template, error) {
 	return t, nil
 }
 
-// Vars lists the variables in order of appearance.
-func (t Template) Vars() []string {
-	var out []string
-	for _, p := range t.parts {
-		if p.variable {
-			out = append(out, p.text)
-		}
-	}
-	return out
-}
-
 // String writes the template back in canonical form.
 func (t Template) String() string {
 	var b strings.Builder
