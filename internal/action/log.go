@@ -57,7 +57,12 @@ type logAction struct {
 	level  zapcore.Level
 }
 
-func (a *logAction) Fire(_ context.Context, ev Event) error {
+// Fire writes the entry; in a dry run it writes nothing (the executor logs
+// the dry run).
+func (a *logAction) Fire(_ context.Context, ev Event) (Result, error) {
+	if ev.DryRun {
+		return Result{Outcome: DryRun}, nil
+	}
 	a.logger.Log(a.level, "sli trigger "+string(ev.State),
 		zap.String("trigger", ev.Trigger),
 		zap.String("indicator", ev.Indicator),
@@ -68,5 +73,5 @@ func (a *logAction) Fire(_ context.Context, ev Event) error {
 		ZapGroup(ev.Group),
 		zap.Time("time", ev.Time),
 	)
-	return nil
+	return Result{}, nil
 }

@@ -47,6 +47,10 @@ type Config struct {
 	ActionQueueSize int `mapstructure:"action_queue_size"`
 	// ActionTimeout bounds one run of an action unless it sets its own.
 	ActionTimeout Duration `mapstructure:"action_timeout"`
+	// AllowExec lets exec actions be configured; they are refused without it.
+	AllowExec bool `mapstructure:"allow_exec"`
+	// Audit writes one fsync'd JSON line per action run.
+	Audit action.AuditConfig `mapstructure:"audit"`
 
 	registry *action.Registry
 }
@@ -340,6 +344,9 @@ func (c *Config) Validate() error {
 		}
 		checkActions(field+".actions", t.Actions)
 	}
+	if err := c.Audit.Validate("audit"); err != nil {
+		errs = append(errs, err)
+	}
 	if it := c.IdleTimeout.D(); it != 0 {
 		if lw := c.longestTriggerWindow(); it <= 3*lw {
 			fail("idle_timeout: %v must exceed 3 x the longest trigger window %v, or groups expire before no_data", c.IdleTimeout, Duration(lw))
@@ -361,6 +368,9 @@ func (c *Config) Validate() error {
 		}
 		if a.Timeout < 0 {
 			fail("%s.timeout: must not be negative, got %v", field, a.Timeout)
+		}
+		if a.Type == action.ExecType && !c.AllowExec {
+			fail("%s.type: exec actions need allow_exec: true on the processor", field)
 		}
 		if err := f.Validate(a.Settings); err != nil {
 			fail("%s: %w", field, err)

@@ -2,6 +2,7 @@ package sliprocessor
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -272,7 +273,37 @@ triggers:
 			yaml: base + `
 actions:
   page: {type: pager}`,
-			err: `actions.page.type: unknown action type "pager"; allowed: log`,
+			err: `actions.page.type: unknown action type "pager"; allowed: affinity, exec, log, qmp, signal, txqueuelen, webhook`,
+		},
+		{
+			name: "exec without allow_exec",
+			yaml: base + `
+actions:
+  hook: {type: exec, program: /usr/local/bin/fix-ring, args: ["{{network.interface.name}}"]}`,
+			err: `actions.hook.type: exec actions need allow_exec: true on the processor`,
+		},
+		{
+			name: "remediation settings",
+			yaml: base + `
+actions:
+  grow: {type: txqueuelen, multiply: 4, max: 100000}
+  kick: {type: signal, signal: SIGFOO}
+  pin: {type: affinity, cpus: 3-1}
+  page: {type: webhook, endpoint: "http://am:9093", format: slack}
+  qemu: {type: qmp, command: set_link}`,
+			err: "actions.grow: max: must be in [1, 65536], got 100000\n" +
+				"actions.kick: signal: unknown signal \"SIGFOO\"; use a name such as SIGUSR1, SIGUSR2, SIGHUP\n" +
+				"actions.page: format: unknown format \"slack\"; allowed: json, alertmanager\n" +
+				"actions.pin: cpus: cpu list \"3-1\": range 3-1 is backwards\n" +
+				"actions.qemu: one of socket, sockets is required",
+		},
+		{
+			name: "audit file",
+			yaml: base + `
+audit: {path: actions.jsonl, max_bytes: 100, max_backups: -1}`,
+			err: "audit.path: \"actions.jsonl\" must be absolute\n" +
+				"audit.max_bytes: must be at least 4096, got 100\n" +
+				"audit.max_backups: must be in [0, 100], got -1",
 		},
 		{
 			name: "bad action settings",
@@ -383,4 +414,28 @@ func FuzzConfig(f *testing.F) {
 		}
 		require.NoError(t, p.Shutdown(context.Background()))
 	})
+}
+
+// deploy/host.yaml's sli section is valid, and safe: the processor and
+// every action it names are in dry run.
+func TestDeployHostConfigIsDryRun(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/host.yaml")
+	require.NoError(t, err)
+	var doc struct {
+		Processors map[string]map[string]any `yaml:"processors"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &doc))
+	section, ok := doc.Processors["sli"]
+	require.True(t, ok, "deploy/host.yaml has no sli processor")
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	require.NoError(t, confmap.NewFromStringMap(section).Unmarshal(cfg))
+	require.NoError(t, cfg.Validate())
+	assert.True(t, cfg.DryRun, "processor-wide dry_run")
+	require.NotEmpty(t, cfg.Actions)
+	for name, a := range cfg.Actions {
+		assert.Equal(t, true, a.Settings["dry_run"], "actions.%s.dry_run", name)
+	}
+	// The actions can be created unprivileged, as the collector starts.
+	h := newHarnessConfig(t, cfg)
+	h.stop()
 }

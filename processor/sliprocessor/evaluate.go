@@ -5,6 +5,8 @@ import (
 	"math"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/vnetpath/vnetpath/internal/action"
@@ -68,6 +70,9 @@ func (p *sliProcessor) evaluate(ctx context.Context) {
 	p.mu.Unlock()
 
 	p.report(ctx, &ev)
+	if lost := p.remediations.emit(ev.out, began); lost > 0 {
+		p.telemetry.ProcessorSliSeriesOverflow.Add(ctx, lost, metric.WithAttributes(attribute.String("limit", "remediation_series")))
+	}
 	if ev.out != nil && ev.out.finish() {
 		if err := p.next.ConsumeMetrics(ctx, ev.out.md); err != nil {
 			p.logger.Warn("sli derived metrics refused downstream", zap.Error(err))
@@ -182,7 +187,10 @@ func (p *sliProcessor) evaluateIndicator(ind *indicator, n int64, now time.Time,
 func (p *sliProcessor) stepTrigger(ind *indicator, g *group, ti int, t *triggerPlan, n int64, now time.Time, ev *evaluation) {
 	v, ok, stale := p.value(ind, g, t.layout, n)
 	m := &g.machines[ti]
-	o := m.Step(&t.spec, trigger.Input{Now: now, Value: v, HasValue: ok, Stale: stale, NoData: n-g.seen >= t.noDataTick})
+	// The machine counts recover_for and cooldown on the interval grid,
+	// so a tick delivered a little late or early cannot add an interval.
+	grid := p.epoch.Add(time.Duration(n+1) * p.eval)
+	o := m.Step(&t.spec, trigger.Input{Now: grid, Value: v, HasValue: ok, Stale: stale, NoData: n-g.seen >= t.noDataTick})
 	enteredFiring := false
 	for k := 0; k < o.N; k++ {
 		tr := o.Transitions[k]

@@ -25,10 +25,17 @@ func NewFactory() processor.Factory {
 	)
 }
 
-// newRegistry lists the action types the processor knows. Remediation
-// actions register here.
+// newRegistry lists the action types the processor knows.
 func newRegistry() *action.Registry {
-	r, err := action.NewRegistry(action.LogFactory{})
+	r, err := action.NewRegistry(
+		action.LogFactory{},
+		action.SignalFactory{},
+		action.TxQueueLenFactory{},
+		action.AffinityFactory{},
+		action.QMPFactory{},
+		action.WebhookFactory{},
+		action.ExecFactory{},
+	)
 	if err != nil {
 		panic(err) // the list above is static
 	}
@@ -42,6 +49,7 @@ func createDefaultConfig(registry *action.Registry) *Config {
 		Windows:            []Duration{Duration(10 * time.Second), Duration(time.Minute), Duration(5 * time.Minute)},
 		ActionQueueSize:    16,
 		ActionTimeout:      Duration(10 * time.Second),
+		Audit:              action.AuditConfig{MaxBytes: 16 << 20, MaxBackups: 3},
 		registry:           registry,
 	}
 }

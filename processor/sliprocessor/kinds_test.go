@@ -233,6 +233,6 @@ triggers:
 	feedTap(h, 998, 2)
 	h.tick(1)
 	metadatatest.AssertEqualProcessorSliActions(t, h.tel, []metricdata.DataPoint[int64]{{Value: 2, Attributes: attribute.NewSet(
-		attribute.String("action", "log"), attribute.String("state", "firing"), attribute.String("outcome", "dropped"))}},
+		attribute.String("action", "log"), attribute.String("type", "log"), attribute.String("state", "firing"), attribute.String("outcome", "dropped"))}},
 		metricdatatest.IgnoreTimestamp())
 }

@@ -36,6 +36,8 @@ type output struct {
 	budget pmetric.NumberDataPointSlice
 	alert  pmetric.NumberDataPointSlice
 	state  pmetric.NumberDataPointSlice
+	// actions is vnet.remediation.actions, a cumulative sum.
+	actions pmetric.NumberDataPointSlice
 }
 
 func newOutput(now time.Time) *output {
@@ -56,6 +58,14 @@ func newOutput(now time.Time) *output {
 	o.budget = gauge(metricBudgetRemaining, "1", "Share of the period's error budget left; negative when overspent.")
 	o.alert = gauge(metricAlert, "1", "1 while both windows of a burn-rate pair exceed its factor, else 0.")
 	o.state = gauge(metricTriggerState, "1", "Trigger state: 0 ok, 1 pending, 2 firing, 3 recovering, 4 no_data.")
+	m := ms.AppendEmpty()
+	m.SetName(metricRemediation)
+	m.SetUnit("{run}")
+	m.SetDescription("Action runs by action, type, trigger and outcome, with the target's VM and interface when known.")
+	sum := m.SetEmptySum()
+	sum.SetIsMonotonic(true)
+	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	o.actions = sum.DataPoints()
 	return o
 }
 
@@ -63,7 +73,12 @@ func newOutput(now time.Time) *output {
 // point is left.
 func (o *output) finish() bool {
 	ms := o.md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
-	ms.RemoveIf(func(m pmetric.Metric) bool { return m.Gauge().DataPoints().Len() == 0 })
+	ms.RemoveIf(func(m pmetric.Metric) bool {
+		if m.Type() == pmetric.MetricTypeSum {
+			return m.Sum().DataPoints().Len() == 0
+		}
+		return m.Gauge().DataPoints().Len() == 0
+	})
 	return ms.Len() > 0
 }
 

@@ -2,6 +2,7 @@ package sliprocessor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -29,6 +30,10 @@ type sliProcessor struct {
 	next      consumer.Metrics
 	telemetry *metadata.TelemetryBuilder
 	executor  *action.Executor
+	audit     *action.Audit
+	// actionTypes maps action names to types, for counting held events.
+	actionTypes  map[string]string
+	remediations *remediations
 
 	eval       time.Duration
 	emitEvery  int64 // intervals per emission, at least 1
@@ -98,12 +103,19 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Metrics, cl
 		layouts = max(layouts, len(ind.layouts))
 	}
 	p.burn = make([]float64, layouts)
+	p.remediations = newRemediations(cfg.MaxSeries, cfg.idleTimeout())
 	actions, err := p.bindActions(set)
 	if err != nil {
 		tb.Shutdown()
 		return nil, err
 	}
-	p.executor = action.NewExecutor(actions, cfg.ActionQueueSize, p.observeAction, set.Logger)
+	p.actionTypes = make(map[string]string, len(actions))
+	for _, b := range actions {
+		p.actionTypes[b.Name] = b.Type
+	}
+	p.executor = action.NewExecutor(actions, action.ExecutorSettings{
+		QueueSize: cfg.ActionQueueSize, Observe: p.observeAction, Logger: set.Logger,
+	})
 	return p, nil
 }
 
@@ -122,7 +134,10 @@ func (p *sliProcessor) bindActions(set processor.Settings) ([]action.Bound, erro
 		if !ok {
 			return nil, fmt.Errorf("actions.%s.type: unknown action type %q", name, a.Type)
 		}
-		act, err := f.Create(action.Settings{Name: name, Logger: set.Logger}, a.Settings)
+		act, err := f.Create(action.Settings{
+			Name: name, Logger: set.Logger, Telemetry: set.TelemetrySettings,
+			Clock: p.clock, AllowExec: p.cfg.AllowExec,
+		}, a.Settings)
 		if err != nil {
 			return nil, fmt.Errorf("actions.%s: %w", name, err)
 		}
@@ -130,7 +145,7 @@ func (p *sliProcessor) bindActions(set processor.Settings) ([]action.Bound, erro
 		if timeout == 0 {
 			timeout = p.cfg.ActionTimeout.D()
 		}
-		out = append(out, action.Bound{Name: name, Action: act, Timeout: timeout})
+		out = append(out, action.Bound{Name: name, Type: a.Type, Action: act, Timeout: timeout})
 	}
 	return out, nil
 }
@@ -140,13 +155,23 @@ func (p *sliProcessor) resetEpoch() {
 	p.since = pcommon.NewTimestampFromTime(p.epoch)
 }
 
-// Start begins the evaluation loop and the action workers.
-func (p *sliProcessor) Start(context.Context, component.Host) error {
+// Start opens the audit file, starts the action workers and begins the
+// evaluation loop.
+func (p *sliProcessor) Start(ctx context.Context, host component.Host) error {
 	p.mu.Lock()
 	p.resetEpoch()
 	p.mu.Unlock()
-	p.executor.Start()
-	ctx, cancel := context.WithCancel(context.Background())
+	if p.cfg.Audit.Path != "" {
+		a, err := action.OpenAudit(p.cfg.Audit)
+		if err != nil {
+			return fmt.Errorf("sli audit: %w", err)
+		}
+		p.audit = a
+	}
+	if err := p.executor.Start(ctx, host, p.audit); err != nil {
+		return fmt.Errorf("sli actions: %w", err)
+	}
+	loop, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan struct{})
 	ticker := p.clock.NewTicker(p.eval)
 	go func() {
@@ -154,10 +179,10 @@ func (p *sliProcessor) Start(context.Context, component.Host) error {
 		defer ticker.Stop()
 		for {
 			select {
-			case <-ctx.Done():
+			case <-loop.Done():
 				return
 			case <-ticker.C():
-				p.evaluate(ctx)
+				p.evaluate(loop)
 			}
 		}
 	}()
@@ -171,6 +196,9 @@ func (p *sliProcessor) Shutdown(ctx context.Context) error {
 		<-p.done
 	}
 	err := p.executor.Shutdown(ctx)
+	if p.audit != nil {
+		err = errors.Join(err, p.audit.Close())
+	}
 	p.telemetry.Shutdown()
 	return err
 }

@@ -255,7 +255,7 @@ func TestTriggerFiresLogActionOnceAndResolves(t *testing.T) {
 	}, metricdatatest.IgnoreTimestamp())
 	act := func(state string) metricdata.DataPoint[int64] {
 		return metricdata.DataPoint[int64]{Value: 1, Attributes: attribute.NewSet(
-			attribute.String("action", "log"), attribute.String("state", state), attribute.String("outcome", "success"))}
+			attribute.String("action", "log"), attribute.String("type", "log"), attribute.String("state", state), attribute.String("outcome", "ok"))}
 	}
 	metadatatest.AssertEqualProcessorSliActions(t, h.tel, []metricdata.DataPoint[int64]{act("firing"), act("resolved")},
 		metricdatatest.IgnoreTimestamp())
@@ -299,7 +299,7 @@ func TestDryRunRunsNothing(t *testing.T) {
 	assert.Empty(t, h.logs.FilterMessage("sli trigger firing").All())
 	assert.Len(t, h.logs.FilterMessage("sli dry run: action not run").All(), 1)
 	metadatatest.AssertEqualProcessorSliActions(t, h.tel, []metricdata.DataPoint[int64]{{Value: 1, Attributes: attribute.NewSet(
-		attribute.String("action", "log"), attribute.String("state", "firing"), attribute.String("outcome", "dry_run"))}},
+		attribute.String("action", "log"), attribute.String("type", "log"), attribute.String("state", "firing"), attribute.String("outcome", "dry_run"))}},
 		metricdatatest.IgnoreTimestamp())
 }
 
@@ -479,4 +479,27 @@ indicators:
 	h.tick(1)
 	assert.Equal(t, 1.0, sliAt(t, h.last(), "1s", map[string]any{"vm.name": "db-1"}))
 	assert.Equal(t, 20.0, sliAt(t, h.last(), "1s", map[string]any{"vm.name": "web-1"}))
+}
+
+// recover_for is counted in evaluation intervals: a healthy evaluation
+// that ran 20 ms late does not push the resolution one interval further.
+func TestRecoverForCountsIntervals(t *testing.T) {
+	h := newManualHarness(t, ringOverflowTrigger)
+	tx, drops := 0.0, 0.0
+	at := func(offset time.Duration, sent, dropped float64) int64 {
+		tx, drops = tx+sent, drops+dropped
+		feedTap(h, tx, drops)
+		h.clk.Advance(time.Second + offset)
+		h.p.evaluate(t.Context())
+		h.clk.Advance(-offset)
+		return triggerState(t, h.last())
+	}
+	var states []int64
+	states = append(states, at(0, 0, 0))
+	for range 3 {
+		states = append(states, at(0, 998, 2)) // pending, pending, firing
+	}
+	states = append(states, at(20*time.Millisecond, 1000, 0)) // healthy, late: recovering
+	states = append(states, at(0, 1000, 0))                   // recover_for 1s on the grid: ok
+	assert.Equal(t, []int64{0, 1, 1, 2, 3, 0}, states)
 }

@@ -74,18 +74,14 @@ func (p *sliProcessor) report(ctx context.Context, ev *evaluation) {
 	}
 	for _, d := range ev.held {
 		for _, name := range d.actions {
-			p.countAction(ctx, name, d.event.State, "held")
+			p.observeAction(&action.Report{Action: name, Type: p.actionTypes[name], Event: &d.event, Outcome: action.Held})
 		}
 	}
 	for _, d := range ev.deliveries {
+		d.event.DryRun = d.dryRun
 		for _, name := range d.actions {
-			if d.dryRun {
-				p.logger.Info("sli dry run: action not run", zap.String("action", name),
-					zap.String("trigger", d.event.Trigger), zap.String("state", string(d.event.State)), action.ZapGroup(d.event.Group))
-				p.countAction(ctx, name, d.event.State, "dry_run")
-				continue
-			}
-			// Submit never blocks; the executor reports every outcome.
+			// Submit never blocks; the executor reports every outcome,
+			// dry runs included: the actions work out what they would do.
 			p.executor.Submit(name, d.event)
 		}
 	}
@@ -125,12 +121,16 @@ func (p *sliProcessor) logTransition(ctx context.Context, tr *transition) {
 		attribute.String("trigger", tr.name), attribute.String("from", tr.from), attribute.String("to", tr.to)))
 }
 
-func (p *sliProcessor) countAction(ctx context.Context, name string, state action.State, outcome string) {
+// observeAction is the executor's observer: every outcome is counted in
+// the processor's telemetry and in vnet.remediation.actions.
+func (p *sliProcessor) observeAction(r *action.Report) {
+	ctx := context.Background()
 	p.telemetry.ProcessorSliActions.Add(ctx, 1, metric.WithAttributes(
-		attribute.String("action", name), attribute.String("state", string(state)), attribute.String("outcome", outcome)))
-}
-
-// observeAction is the executor's observer.
-func (p *sliProcessor) observeAction(name string, ev *action.Event, outcome action.Outcome, _ error) {
-	p.countAction(context.Background(), name, ev.State, string(outcome))
+		attribute.String("action", r.Action), attribute.String("type", r.Type),
+		attribute.String("state", string(r.Event.State)), attribute.String("outcome", string(r.Outcome))))
+	if r.Result.Exited {
+		p.telemetry.ProcessorSliActionExits.Add(ctx, 1, metric.WithAttributes(
+			attribute.String("action", r.Action), attribute.Int("exit_code", r.Result.ExitCode)))
+	}
+	p.remediations.add(r, p.clock.Now())
 }

@@ -26,6 +26,7 @@ type TelemetryBuilder struct {
 	meter                           metric.Meter
 	mu                              sync.Mutex
 	registrations                   []metric.Registration
+	ProcessorSliActionExits         metric.Int64Counter
 	ProcessorSliActions             metric.Int64Counter
 	ProcessorSliCounterResets       metric.Int64Counter
 	ProcessorSliDataPoints          metric.Int64Counter
@@ -68,9 +69,15 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ProcessorSliActionExits, err = builder.meter.Int64Counter(
+		"otelcol_processor_sli_action_exits",
+		metric.WithDescription("Exit statuses of exec actions' programs, by `action` and `exit_code` (-1 when a signal ended the program). [Alpha]"),
+		metric.WithUnit("{run}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorSliActions, err = builder.meter.Int64Counter(
 		"otelcol_processor_sli_actions",
-		metric.WithDescription("Action deliveries by `action`, `state` (firing, resolved) and `outcome` (success, error, timeout, dropped, held, dry_run). [Alpha]"),
+		metric.WithDescription("Action deliveries by `action`, `type`, `state` (firing, resolved) and `outcome` (ok, error, timeout, refused, rate_limited, dry_run, dropped, held). [Alpha]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
@@ -113,7 +120,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorSliSeriesOverflow, err = builder.meter.Int64Counter(
 		"otelcol_processor_sli_series_overflow",
-		metric.WithDescription("Data points refused because a new group or stream would exceed its bound, by `limit` (max_series, max_streams). [Alpha]"),
+		metric.WithDescription("Data points (or action outcomes) refused because a new group, stream or vnet.remediation.actions series would exceed its bound, by `limit` (max_series, max_streams, remediation_series). [Alpha]"),
 		metric.WithUnit("{datapoint}"),
 	)
 	errs = errors.Join(errs, err)

@@ -21,10 +21,26 @@ func NewSettings(tt *componenttest.Telemetry) processor.Settings {
 	return set
 }
 
+func AssertEqualProcessorSliActionExits(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_processor_sli_action_exits",
+		Description: "Exit statuses of exec actions' programs, by `action` and `exit_code` (-1 when a signal ended the program). [Alpha]",
+		Unit:        "{run}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_processor_sli_action_exits")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualProcessorSliActions(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_sli_actions",
-		Description: "Action deliveries by `action`, `state` (firing, resolved) and `outcome` (success, error, timeout, dropped, held, dry_run). [Alpha]",
+		Description: "Action deliveries by `action`, `type`, `state` (firing, resolved) and `outcome` (ok, error, timeout, refused, rate_limited, dry_run, dropped, held). [Alpha]",
 		Unit:        "{event}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -133,7 +149,7 @@ func AssertEqualProcessorSliSeriesExpired(t *testing.T, tt *componenttest.Teleme
 func AssertEqualProcessorSliSeriesOverflow(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_sli_series_overflow",
-		Description: "Data points refused because a new group or stream would exceed its bound, by `limit` (max_series, max_streams). [Alpha]",
+		Description: "Data points (or action outcomes) refused because a new group, stream or vnet.remediation.actions series would exceed its bound, by `limit` (max_series, max_streams, remediation_series). [Alpha]",
 		Unit:        "{datapoint}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

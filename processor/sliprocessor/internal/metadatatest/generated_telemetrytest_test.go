@@ -19,6 +19,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.ProcessorSliActionExits.Add(context.Background(), 1)
 	tb.ProcessorSliActions.Add(context.Background(), 1)
 	tb.ProcessorSliCounterResets.Add(context.Background(), 1)
 	tb.ProcessorSliDataPoints.Add(context.Background(), 1)
@@ -30,6 +31,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorSliSloAlertTransitions.Add(context.Background(), 1)
 	tb.ProcessorSliStreams.Record(context.Background(), 1)
 	tb.ProcessorSliTriggerTransitions.Add(context.Background(), 1)
+	AssertEqualProcessorSliActionExits(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorSliActions(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
