@@ -106,6 +106,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzExpoIngest -fuzztime 30s -fuzzminimizetime 10s ./processor/sliprocessor/
 	$(GO) test -run '^$$' -fuzz FuzzParseFlow -fuzztime 30s ./internal/identity/
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/pathtrace/
+	$(GO) test -run '^$$' -fuzz FuzzTemplate -fuzztime 30s ./internal/action/
+	$(GO) test -run '^$$' -fuzz FuzzCPUList -fuzztime 30s ./internal/action/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeQMP -fuzztime 30s ./internal/action/
 
 ## demo-qemu: a real guest on the lab's path, collector inside and on the host; Ctrl-C tears it down
 demo-qemu: $(DIST) deps
