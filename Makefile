@@ -77,7 +77,7 @@ smoke: $(DIST) deps
 test-qemu: $(DIST) deps
 	$(GO) test -tags disttest -race -count=1 -v -run TestGuestCollectorExportsToHost ./internal/vmlab/qemu/ -dist $(CURDIR)/$(DIST)
 
-test: check-generated vet unit build smoke test-qemu
+test: check-generated vet unit build smoke test-qemu demo
 
 run: $(DIST)
 	@[ "$$(id -u)" = 0 ] || { echo "make run needs root (BPF); try: sudo make run"; exit 1; }
@@ -109,6 +109,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzTemplate -fuzztime 30s ./internal/action/
 	$(GO) test -run '^$$' -fuzz FuzzCPUList -fuzztime 30s ./internal/action/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeQMP -fuzztime 30s ./internal/action/
+
+## demo: a 2-VM lab, the collector, a tap ring overflow and its fix, told with figures
+demo: $(DIST) deps
+	@[ "$$(id -u)" = 0 ] || { echo "make demo needs root; try: sudo make demo"; exit 1; }
+	$(GO) run ./cmd/vnetdemo -dist $(DIST) -config deploy/demo.yaml
 
 ## demo-qemu: a real guest on the lab's path, collector inside and on the host; Ctrl-C tears it down
 demo-qemu: $(DIST) deps
