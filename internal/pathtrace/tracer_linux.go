@@ -19,6 +19,19 @@ import (
 	"github.com/vnetpath/vnetpath/internal/probes"
 )
 
+// ProbeConstants are the trace programs' constants: the settings, and the
+// kernel's tick rate their drop budget refills by.
+func ProbeConstants(s Settings, logger *zap.Logger) map[string]any {
+	c := s.Constants()
+	hz, err := probes.KernelHZ()
+	if err != nil {
+		logger.Warn("Measuring the kernel tick rate failed; drop tracing assumes 250 Hz", zap.Error(err))
+		hz = 250
+	}
+	c["trace_hz"] = uint64(hz)
+	return c
+}
+
 // Tracer is a receiver's trace side: the trace probe group's ring buffer,
 // read by a Runner into spans for the next consumer.
 type Tracer struct {

@@ -3,7 +3,12 @@
 // sharedcomponent does: its probes load once.
 package sharedcomp // import "github.com/vnetpath/vnetpath/internal/sharedcomp"
 
-import "sync"
+import (
+	"context"
+	"sync"
+
+	"go.opentelemetry.io/collector/component"
+)
 
 // Map holds one value per key until the value forgets itself.
 type Map[K comparable, V any] struct {
@@ -37,4 +42,62 @@ func (m *Map[K, V]) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.m)
+}
+
+// Refs counts the pipelines using a shared instance: the first Acquire
+// starts it, the last Release stops it.
+type Refs struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// Acquire runs start if no pipeline holds the instance yet.
+func (r *Refs) Acquire(ctx context.Context, start func(context.Context) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.refs == 0 {
+		if err := start(ctx); err != nil {
+			return err
+		}
+	}
+	r.refs++
+	return nil
+}
+
+// Release runs stop when the last pipeline lets go; extra releases are no-ops.
+func (r *Refs) Release(ctx context.Context, stop func(context.Context) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.refs == 0 {
+		return nil
+	}
+	if r.refs--; r.refs > 0 {
+		return nil
+	}
+	return stop(ctx)
+}
+
+// Handle is a pipeline's component over a shared instance: Start acquires
+// it, Shutdown releases it (once, and only after a successful Start).
+type Handle struct {
+	Acquire, Release func(context.Context) error
+	started          bool
+}
+
+// Start acquires the instance.
+func (h *Handle) Start(ctx context.Context, _ component.Host) error {
+	if err := h.Acquire(ctx); err != nil {
+		return err
+	}
+	h.started = true
+	return nil
+}
+
+// Shutdown releases the instance.
+func (h *Handle) Shutdown(ctx context.Context) error {
+	if !h.started {
+		return nil
+	}
+	h.started = false
+	return h.Release(ctx)
 }

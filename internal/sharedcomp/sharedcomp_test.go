@@ -1,6 +1,10 @@
 package sharedcomp
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"testing"
+)
 
 func TestMap(t *testing.T) {
 	var m Map[string, int]
@@ -27,5 +31,45 @@ func TestMap(t *testing.T) {
 	}
 	if a3 := m.Get("a", create); a3 == a1 || *a3 != 2 {
 		t.Fatalf("after forget, got the old value")
+	}
+}
+
+func TestRefsAndHandle(t *testing.T) {
+	var refs Refs
+	starts, stops := 0, 0
+	start := func(context.Context) error { starts++; return nil }
+	stop := func(context.Context) error { stops++; return nil }
+	h1 := &Handle{Acquire: func(ctx context.Context) error { return refs.Acquire(ctx, start) }, Release: func(ctx context.Context) error { return refs.Release(ctx, stop) }}
+	h2 := &Handle{Acquire: h1.Acquire, Release: h1.Release}
+	ctx := context.Background()
+	if err := h2.Shutdown(ctx); err != nil || stops != 0 {
+		t.Fatalf("shutdown before start released: %v, %d stops", err, stops)
+	}
+	for _, h := range []*Handle{h1, h2} {
+		if err := h.Start(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if starts != 1 {
+		t.Fatalf("two pipelines started the instance %d times", starts)
+	}
+	_ = h1.Shutdown(ctx)
+	_ = h1.Shutdown(ctx)
+	if stops != 0 {
+		t.Fatal("stopped while a pipeline still holds it")
+	}
+	_ = h2.Shutdown(ctx)
+	if stops != 1 {
+		t.Fatalf("%d stops, want 1", stops)
+	}
+	failing := &Handle{Acquire: func(ctx context.Context) error {
+		return refs.Acquire(ctx, func(context.Context) error { return errors.New("no") })
+	}, Release: h1.Release}
+	if err := failing.Start(ctx, nil); err == nil {
+		t.Fatal("a failed start succeeded")
+	}
+	_ = failing.Shutdown(ctx)
+	if stops != 1 {
+		t.Fatal("a failed start was released")
 	}
 }

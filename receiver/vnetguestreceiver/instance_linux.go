@@ -23,6 +23,7 @@ import (
 	"github.com/vnetpath/vnetpath/internal/netdev"
 	"github.com/vnetpath/vnetpath/internal/pathtrace"
 	"github.com/vnetpath/vnetpath/internal/probes"
+	"github.com/vnetpath/vnetpath/internal/sharedcomp"
 	"github.com/vnetpath/vnetpath/receiver/vnetguestreceiver/internal/metadata"
 )
 
@@ -33,8 +34,7 @@ type instance struct {
 	set    receiver.Settings
 	forget func()
 
-	mu     sync.Mutex
-	refs   int
+	refs   sharedcomp.Refs
 	traces consumer.Traces // set when a traces pipeline uses the receiver
 
 	probes    *probes.Set
@@ -48,29 +48,12 @@ type instance struct {
 	wg        sync.WaitGroup
 }
 
-func (i *instance) acquire(ctx context.Context) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.refs > 0 {
-		i.refs++
-		return nil
-	}
-	if err := i.load(ctx); err != nil {
-		return err
-	}
-	i.refs = 1
-	return nil
-}
+func (i *instance) acquire(ctx context.Context) error { return i.refs.Acquire(ctx, i.load) }
 
-func (i *instance) release(context.Context) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.refs == 0 {
-		return nil
-	}
-	if i.refs--; i.refs > 0 {
-		return nil
-	}
+func (i *instance) release(ctx context.Context) error { return i.refs.Release(ctx, i.unload) }
+
+// unload stops what load started, when the last pipeline stops.
+func (i *instance) unload(context.Context) error {
 	var errs []error
 	if i.tracer != nil {
 		errs = append(errs, i.tracer.Stop())
@@ -100,8 +83,7 @@ func (i *instance) load(ctx context.Context) error {
 	if i.traces != nil {
 		groups = append(append([]string(nil), groups...), probes.Trace)
 		maps.Copy(sizes, i.cfg.Tracing.MapSizes())
-		constants = i.cfg.Tracing.Constants()
-		constants["trace_hz"] = kernelHZ(i.set.Logger)
+		constants = pathtrace.ProbeConstants(i.cfg.Tracing, i.set.Logger)
 	}
 	set := probes.Open(i.set.Logger, probes.Options{Kind: probes.Guest, Groups: groups, MapSizes: sizes, Constants: constants})
 	i.probes, i.telemetry, i.watcher, i.done = set, tb, w, make(chan struct{})
@@ -236,14 +218,4 @@ type nicAttribution struct{ i *instance }
 func (a nicAttribution) Device(netns, ifindex uint32) (pathtrace.Device, bool) {
 	name, ok := (*a.i.names.Load())[probes.DevKey{NetNS: netns, Ifindex: ifindex}]
 	return pathtrace.Device{Interface: name}, ok
-}
-
-// kernelHZ is the tick rate the trace programs' drop budget refills by.
-func kernelHZ(logger *zap.Logger) uint64 {
-	hz, err := probes.KernelHZ()
-	if err != nil {
-		logger.Warn("Measuring the kernel tick rate failed; drop tracing assumes 250 Hz", zap.Error(err))
-		return 250
-	}
-	return uint64(hz)
 }

@@ -66,27 +66,5 @@ func createMetrics(_ context.Context, set receiver.Settings, cfg component.Confi
 func createTraces(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Traces) (receiver.Traces, error) {
 	inst := instanceFor(cfg.(*Config), set)
 	inst.traces = next
-	return &tracesReceiver{inst: inst}, nil
-}
-
-// tracesReceiver is the traces pipeline's handle on the shared instance.
-type tracesReceiver struct {
-	inst    *instance
-	started bool
-}
-
-func (r *tracesReceiver) Start(ctx context.Context, _ component.Host) error {
-	if err := r.inst.acquire(ctx); err != nil {
-		return err
-	}
-	r.started = true
-	return nil
-}
-
-func (r *tracesReceiver) Shutdown(ctx context.Context) error {
-	if !r.started {
-		return nil
-	}
-	r.started = false
-	return r.inst.release(ctx)
+	return &sharedcomp.Handle{Acquire: inst.acquire, Release: inst.release}, nil
 }

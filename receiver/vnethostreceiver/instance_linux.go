@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/vnetpath/vnetpath/internal/pathtrace"
 	"github.com/vnetpath/vnetpath/internal/probes"
+	"github.com/vnetpath/vnetpath/internal/sharedcomp"
 	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
 )
 
@@ -31,8 +31,7 @@ type instance struct {
 	// forget removes the instance from the factory's registry.
 	forget func()
 
-	mu     sync.Mutex
-	refs   int
+	refs   sharedcomp.Refs
 	traces consumer.Traces // set when a traces pipeline uses the receiver
 
 	probes    *probes.Set
@@ -42,29 +41,12 @@ type instance struct {
 	loaded    pcommon.Timestamp
 }
 
-func (i *instance) acquire(ctx context.Context) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.refs > 0 {
-		i.refs++
-		return nil
-	}
-	if err := i.load(ctx); err != nil {
-		return err
-	}
-	i.refs = 1
-	return nil
-}
+func (i *instance) acquire(ctx context.Context) error { return i.refs.Acquire(ctx, i.load) }
 
-func (i *instance) release(context.Context) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.refs == 0 {
-		return nil
-	}
-	if i.refs--; i.refs > 0 {
-		return nil
-	}
+func (i *instance) release(ctx context.Context) error { return i.refs.Release(ctx, i.unload) }
+
+// unload stops what load started, when the last pipeline stops.
+func (i *instance) unload(context.Context) error {
 	var errs []error
 	if i.tracer != nil {
 		errs = append(errs, i.tracer.Stop())
@@ -89,8 +71,7 @@ func (i *instance) load(ctx context.Context) error {
 	if i.traces != nil {
 		groups = append(append([]string(nil), groups...), probes.Trace)
 		maps.Copy(sizes, i.cfg.Tracing.MapSizes())
-		maps.Copy(constants, i.cfg.Tracing.Constants())
-		constants["trace_hz"] = kernelHZ(i.set.Logger)
+		maps.Copy(constants, pathtrace.ProbeConstants(i.cfg.Tracing, i.set.Logger))
 	}
 	set := probes.Open(i.set.Logger, probes.Options{
 		Kind:        probes.Host,
@@ -163,14 +144,4 @@ func (a traceAttribution) Device(netns, ifindex uint32) (pathtrace.Device, bool)
 		return pathtrace.Device{}, false
 	}
 	return pathtrace.Device{Interface: d.name, VM: d.vm.name, VMMPID: uint32(d.vm.pid)}, true
-}
-
-// kernelHZ is the tick rate the trace programs' drop budget refills by.
-func kernelHZ(logger *zap.Logger) uint64 {
-	hz, err := probes.KernelHZ()
-	if err != nil {
-		logger.Warn("Measuring the kernel tick rate failed; drop tracing assumes 250 Hz", zap.Error(err))
-		return 250
-	}
-	return uint64(hz)
 }
