@@ -165,3 +165,19 @@ func TestGuestGroupsLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestNoKernelBTF: without the kernel's BTF no tp_btf or raw_tp hook can be
+// found, and the reason says what is missing.
+func TestNoKernelBTF(t *testing.T) {
+	spec, err := loadSoftirq()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hookFinder{err: errors.New("open /sys/kernel/btf/vmlinux: no such file or directory")}
+	for name, ps := range spec.Programs {
+		err := h.check(ps)
+		if err == nil || !strings.Contains(err.Error(), "kernel BTF unavailable (tp_btf needs /sys/kernel/btf/vmlinux): open /sys/kernel/btf/vmlinux") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
