@@ -27,31 +27,36 @@ struct {
 	__type(value, struct vnet_hist);
 } softirq_duration SEC(".maps");
 
-/* First raise not yet served, and the running entry, per CPU and vector. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NR_SOFTIRQS);
-	__type(key, __u32);
-	__type(value, __u64);
-} softirq_raised_at SEC(".maps");
+/* Per CPU and vector: the raise being timed and the run it led to. Only one
+ * raise in softirq_sample_mask + 1 is timed: a softirq runs for about every
+ * packet a VM worker writes, and each clock read costs tens of ns there. */
+struct softirq_state {
+	__u64 raised_at;  /* the timed raise, 0 when none is pending */
+	__u64 entered_at; /* the timed run, 0 when none is running */
+	__u64 raises;     /* raises seen while none was pending */
+};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, NR_SOFTIRQS);
 	__type(key, __u32);
-	__type(value, __u64);
-} softirq_entered_at SEC(".maps");
+	__type(value, struct softirq_state);
+} softirq_state SEC(".maps");
+
+volatile const __u64 softirq_sample_mask = 0;
 
 SEC("tp_btf/softirq_raise")
 int BPF_PROG(vnet_softirq_raise, unsigned int vec)
 {
 	__u32 k = vec;
-	__u64 *ts = bpf_map_lookup_elem(&softirq_raised_at, &k);
+	struct softirq_state *st = bpf_map_lookup_elem(&softirq_state, &k);
 
-	/* Keep the oldest pending raise: the delay a packet sees is from the
+	/* Time from the first raise: the delay a packet sees is from the
 	 * first raise until the handler runs. */
-	if (ts && *ts == 0)
-		*ts = bpf_ktime_get_ns();
+	if (!st || st->raised_at)
+		return 0;
+	if ((st->raises++ & softirq_sample_mask) == 0)
+		st->raised_at = bpf_ktime_get_ns();
 	return 0;
 }
 
@@ -59,25 +64,22 @@ SEC("tp_btf/softirq_entry")
 int BPF_PROG(vnet_softirq_entry, unsigned int vec)
 {
 	__u32 k = vec;
-	__u64 now = bpf_ktime_get_ns();
-	__u64 *cnt, *raised, *entered;
+	struct softirq_state *st;
 	struct vnet_hist *h;
+	__u64 *cnt, now;
 
 	cnt = bpf_map_lookup_elem(&softirq_counts, &k);
 	if (cnt)
 		(*cnt)++;
-
-	raised = bpf_map_lookup_elem(&softirq_raised_at, &k);
-	if (raised && *raised) {
-		h = bpf_map_lookup_elem(&softirq_latency, &k);
-		if (h)
-			vnet_hist_add(h, now - *raised);
-		*raised = 0;
-	}
-
-	entered = bpf_map_lookup_elem(&softirq_entered_at, &k);
-	if (entered)
-		*entered = now;
+	st = bpf_map_lookup_elem(&softirq_state, &k);
+	if (!st || !st->raised_at)
+		return 0;
+	now = bpf_ktime_get_ns();
+	h = bpf_map_lookup_elem(&softirq_latency, &k);
+	if (h)
+		vnet_hist_add(h, now - st->raised_at);
+	st->raised_at = 0;
+	st->entered_at = now;
 	return 0;
 }
 
@@ -85,14 +87,14 @@ SEC("tp_btf/softirq_exit")
 int BPF_PROG(vnet_softirq_exit, unsigned int vec)
 {
 	__u32 k = vec;
-	__u64 *entered = bpf_map_lookup_elem(&softirq_entered_at, &k);
+	struct softirq_state *st = bpf_map_lookup_elem(&softirq_state, &k);
 	struct vnet_hist *h;
 
-	if (!entered || !*entered)
+	if (!st || !st->entered_at)
 		return 0;
 	h = bpf_map_lookup_elem(&softirq_duration, &k);
 	if (h)
-		vnet_hist_add(h, bpf_ktime_get_ns() - *entered);
-	*entered = 0;
+		vnet_hist_add(h, bpf_ktime_get_ns() - st->entered_at);
+	st->entered_at = 0;
 	return 0;
 }

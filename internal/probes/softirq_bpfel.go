@@ -13,6 +13,13 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type softirqSoftirqState struct {
+	_         structs.HostLayout
+	RaisedAt  uint64
+	EnteredAt uint64
+	Raises    uint64
+}
+
 type softirqVnetHist struct {
 	_     structs.HostLayout
 	Slots [40]uint64
@@ -70,17 +77,17 @@ type softirqProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type softirqMapSpecs struct {
-	SoftirqCounts    *ebpf.MapSpec `ebpf:"softirq_counts"`
-	SoftirqDuration  *ebpf.MapSpec `ebpf:"softirq_duration"`
-	SoftirqEnteredAt *ebpf.MapSpec `ebpf:"softirq_entered_at"`
-	SoftirqLatency   *ebpf.MapSpec `ebpf:"softirq_latency"`
-	SoftirqRaisedAt  *ebpf.MapSpec `ebpf:"softirq_raised_at"`
+	SoftirqCounts   *ebpf.MapSpec `ebpf:"softirq_counts"`
+	SoftirqDuration *ebpf.MapSpec `ebpf:"softirq_duration"`
+	SoftirqLatency  *ebpf.MapSpec `ebpf:"softirq_latency"`
+	SoftirqState    *ebpf.MapSpec `ebpf:"softirq_state"`
 }
 
 // softirqVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type softirqVariableSpecs struct {
+	SoftirqSampleMask *ebpf.VariableSpec `ebpf:"softirq_sample_mask"`
 }
 
 // softirqObjects contains all objects after they have been loaded into the kernel.
@@ -103,20 +110,18 @@ func (o *softirqObjects) Close() error {
 //
 // It can be passed to loadSoftirqObjects or ebpf.CollectionSpec.LoadAndAssign.
 type softirqMaps struct {
-	SoftirqCounts    *ebpf.Map `ebpf:"softirq_counts"`
-	SoftirqDuration  *ebpf.Map `ebpf:"softirq_duration"`
-	SoftirqEnteredAt *ebpf.Map `ebpf:"softirq_entered_at"`
-	SoftirqLatency   *ebpf.Map `ebpf:"softirq_latency"`
-	SoftirqRaisedAt  *ebpf.Map `ebpf:"softirq_raised_at"`
+	SoftirqCounts   *ebpf.Map `ebpf:"softirq_counts"`
+	SoftirqDuration *ebpf.Map `ebpf:"softirq_duration"`
+	SoftirqLatency  *ebpf.Map `ebpf:"softirq_latency"`
+	SoftirqState    *ebpf.Map `ebpf:"softirq_state"`
 }
 
 func (m *softirqMaps) Close() error {
 	return _SoftirqClose(
 		m.SoftirqCounts,
 		m.SoftirqDuration,
-		m.SoftirqEnteredAt,
 		m.SoftirqLatency,
-		m.SoftirqRaisedAt,
+		m.SoftirqState,
 	)
 }
 
@@ -124,6 +129,7 @@ func (m *softirqMaps) Close() error {
 //
 // It can be passed to loadSoftirqObjects or ebpf.CollectionSpec.LoadAndAssign.
 type softirqVariables struct {
+	SoftirqSampleMask *ebpf.Variable `ebpf:"softirq_sample_mask"`
 }
 
 // softirqPrograms contains all programs after they have been loaded into the kernel.

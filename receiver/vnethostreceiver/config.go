@@ -57,6 +57,9 @@ type SoftirqConfig struct {
 	// HistogramVectors lists the vectors whose latency and duration
 	// histograms are exported (counts are exported for every vector).
 	HistogramVectors []string `mapstructure:"histogram_vectors"`
+	// SampleEvery times one softirq raise in this many (a power of two; 1
+	// times all) for the histograms; counts are exact.
+	SampleEvery uint32 `mapstructure:"sample_every"`
 }
 
 // DropsConfig tunes the drops group.
@@ -138,6 +141,9 @@ func (c *Config) Validate() error {
 		if !contains(softirqVectors, v) {
 			errs = append(errs, fmt.Errorf("softirq.histogram_vectors[%d]: unknown vector %q; allowed: %s", i, v, strings.Join(softirqVectors, ", ")))
 		}
+	}
+	if n := c.Softirq.SampleEvery; n == 0 || n&(n-1) != 0 {
+		errs = append(errs, fmt.Errorf("softirq.sample_every: %d is not a power of two (1, 2, 4, ... ; 1 times every softirq)", n))
 	}
 	if n := c.Ring.SampleEvery; n == 0 || n&(n-1) != 0 {
 		errs = append(errs, fmt.Errorf("ring.sample_every: %d is not a power of two (1, 2, 4, ... ; 1 follows every packet)", n))

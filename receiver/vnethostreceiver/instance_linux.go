@@ -67,7 +67,11 @@ func (i *instance) load(ctx context.Context) error {
 	}
 	groups := i.cfg.Probes
 	sizes := i.cfg.Maps.sizes()
-	constants := map[string]any{"all_devices": i.cfg.Drops.AllDevices, "ring_sample_mask": uint64(i.cfg.Ring.SampleEvery - 1)}
+	constants := map[string]any{
+		"all_devices":         i.cfg.Drops.AllDevices,
+		"ring_sample_mask":    uint64(i.cfg.Ring.SampleEvery - 1),
+		"softirq_sample_mask": uint64(i.cfg.Softirq.SampleEvery - 1),
+	}
 	if i.traces != nil {
 		groups = append(append([]string(nil), groups...), probes.Trace)
 		maps.Copy(sizes, i.cfg.Tracing.MapSizes())
