@@ -92,7 +92,7 @@ func TestNonDefaultConstantsLoad(t *testing.T) {
 	testenv.RequireRoot(t)
 	set := Open(zap.NewNop(), Options{
 		Groups:    append(Names(Host), Trace),
-		Constants: map[string]any{"all_devices": true, "ring_sample_mask": uint64(15), "trace_all": true, "trace_drops": false},
+		Constants: map[string]any{"all_devices": true, "ring_sample_mask": uint64(15), "softirq_sample_mask": uint64(7), "trace_all": true, "trace_drops": false},
 		MapSizes:  map[string]uint32{"ring_inflight": 128, "drop_counts": 64},
 	})
 	t.Cleanup(func() { _ = set.Close() })
