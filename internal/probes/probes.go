@@ -104,6 +104,10 @@ type Options struct {
 	// Constants sets `volatile const` variables by name in every group that
 	// declares them.
 	Constants map[string]any
+	// Unattached names programs loaded but left unattached because their
+	// feature is off, e.g. the softirq timing programs without histograms:
+	// every attached program costs each event of its hook.
+	Unattached []string
 	// HookRenames replaces attach points by name before detection. It exists
 	// for tests that need a hook this kernel does not have.
 	HookRenames map[string]string

@@ -132,6 +132,9 @@ func openGroup(spec groupSpec, opts Options, kernel *hookFinder) (*Group, error)
 	}
 	g := &Group{name: spec.name, coll: coll}
 	for name, prog := range coll.Programs {
+		if slices.Contains(opts.Unattached, name) {
+			continue
+		}
 		l, err := attach(prog, cs.Programs[name])
 		if err != nil {
 			_ = g.close()

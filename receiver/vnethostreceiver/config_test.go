@@ -34,7 +34,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, []string{"softirq", "napi", "devices", "drops", "ring", "workers", "kvm"}, cfg.Probes)
 	assert.Equal(t, []string{"vnet*", "tap*", "macvtap*"}, cfg.Interfaces.Include)
 	assert.Empty(t, cfg.NetNS)
-	assert.Equal(t, SoftirqConfig{HistogramVectors: []string{"NET_RX", "NET_TX"}, SampleEvery: 8}, cfg.Softirq)
+	assert.Equal(t, SoftirqConfig{SampleEvery: 8}, cfg.Softirq)
 	assert.False(t, cfg.Drops.AllDevices)
 	assert.Equal(t, 10*time.Second, cfg.Ring.MaxAge)
 	assert.Equal(t, []string{"vhost-*"}, cfg.Workers.Threads)

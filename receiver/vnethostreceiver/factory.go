@@ -34,7 +34,7 @@ func createDefaultConfig() component.Config {
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		Probes:               probes.Names(probes.Host),
 		Interfaces:           InterfacesConfig{Include: []string{"vnet*", "tap*", "macvtap*"}},
-		Softirq:              SoftirqConfig{HistogramVectors: []string{"NET_RX", "NET_TX"}, SampleEvery: 8},
+		Softirq:              SoftirqConfig{SampleEvery: 8},
 		Ring:                 RingConfig{MaxAge: 10 * time.Second, SampleEvery: 16},
 		Workers:              WorkersConfig{Threads: []string{"vhost-*"}},
 		Discovery:            DiscoveryConfig{Interval: 10 * time.Second},

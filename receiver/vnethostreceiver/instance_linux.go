@@ -77,11 +77,17 @@ func (i *instance) load(ctx context.Context) error {
 		maps.Copy(sizes, i.cfg.Tracing.MapSizes())
 		maps.Copy(constants, pathtrace.ProbeConstants(i.cfg.Tracing, i.set.Logger))
 	}
+	var unattached []string
+	if len(i.cfg.Softirq.HistogramVectors) == 0 {
+		// Counts only: the raise and exit programs time the histograms.
+		unattached = []string{"vnet_softirq_raise", "vnet_softirq_exit"}
+	}
 	set := probes.Open(i.set.Logger, probes.Options{
 		Kind:        probes.Host,
 		Groups:      groups,
 		MapSizes:    sizes,
 		Constants:   constants,
+		Unattached:  unattached,
 		HookRenames: i.cfg.hookRenames,
 	})
 	// Kernel counters start at zero when the programs load.

@@ -134,3 +134,30 @@ func TestSoftirqCountsMatchKernel(t *testing.T) {
 		require.GreaterOrEqualf(t, outer[k], v, "cpu %d %s: counted %d around a kernel interval of %d", k.cpu, k.vec, outer[k], v)
 	}
 }
+
+// TestSoftirqHistograms: with every raise timed, each NET_RX run the
+// latency histogram counts is also in the duration histogram (but a run in
+// progress at the scrape), and no more runs are timed than ran.
+func TestSoftirqHistograms(t *testing.T) {
+	testenv.RequireRoot(t)
+	cfg := createDefaultConfig().(*Config)
+	cfg.Probes = []string{"softirq"}
+	cfg.Softirq = SoftirqConfig{HistogramVectors: []string{"NET_RX"}, SampleEvery: 1}
+	s := startScraper(t, cfg)
+	loopbackTraffic(t, 3000)
+	md, err := s.scrape(context.Background())
+	require.NoError(t, err)
+	r := index(md)
+	timed := uint64(0)
+	for key, lat := range r.hists["vnet.softirq.latency"] {
+		require.Contains(t, key, "vnet.softirq.vector=NET_RX", "only the configured vector")
+		dur, ok := r.hists["vnet.softirq.duration"][key]
+		require.True(t, ok, key)
+		require.Contains(t, []uint64{0, 1}, lat.Count()-dur.Count(), key)
+		cpu := strings.TrimPrefix(strings.Split(key, ",")[0], "cpu.logical_number=")
+		runs := r.sums["vnet.softirq.count"]["cpu.logical_number="+cpu+",vnet.softirq.vector=NET_RX"]
+		require.LessOrEqual(t, int64(lat.Count()), runs, key)
+		timed += lat.Count()
+	}
+	require.NotZero(t, timed, "loopback traffic timed no NET_RX softirq")
+}
