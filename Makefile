@@ -90,8 +90,11 @@ run: $(DIST)
 ## bench: budgets. Kernel cost per event and lab throughput (root, vnet_host);
 ## sli >= 1M points/s per core with 0 allocs per point; user-space decoders.
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x ./receiver/vnethostreceiver/
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -benchtime 2s ./processor/sliprocessor/ ./internal/sli/window/ ./internal/discovery/ ./internal/pathtrace/ ./internal/identity/
+	@status=0; \
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x ./receiver/vnethostreceiver/ || status=1; \
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -benchtime 2s ./processor/sliprocessor/ ./internal/sli/window/ \
+		./internal/discovery/ ./internal/pathtrace/ ./internal/identity/ || status=1; \
+	exit $$status
 
 ## fuzz: every decoder and parser, 30s each
 fuzz:
