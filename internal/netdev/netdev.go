@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"strings"
 )
 
 // Device is a network device in a watched namespace.
@@ -53,9 +52,4 @@ func matchAny(globs []string, name string) bool {
 		}
 	}
 	return false
-}
-
-// String renders the filter for logs.
-func (f Filter) String() string {
-	return "include=" + strings.Join(f.Include, ",") + " exclude=" + strings.Join(f.Exclude, ",")
 }

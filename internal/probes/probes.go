@@ -39,13 +39,6 @@ const (
 	Guest
 )
 
-func (k Kind) String() string {
-	if k == Guest {
-		return "guest"
-	}
-	return "host"
-}
-
 type groupSpec struct {
 	name string
 	load func() (*ebpf.CollectionSpec, error)

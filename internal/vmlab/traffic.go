@@ -33,7 +33,6 @@ func (vm *VM) Guest() Endpoint { return Endpoint{Netns: vm.NetnsPath(), IP: vm.I
 type UDPReceiver struct {
 	conn    *net.UDPConn
 	packets atomic.Uint64
-	bytes   atomic.Uint64
 	done    chan struct{}
 }
 
@@ -82,11 +81,9 @@ func (r *UDPReceiver) loop() {
 	defer close(r.done)
 	buf := make([]byte, 1<<16)
 	for {
-		n, err := r.conn.Read(buf)
-		if err != nil {
+		if _, err := r.conn.Read(buf); err != nil {
 			return
 		}
-		r.bytes.Add(uint64(n))
 		r.packets.Add(1)
 	}
 }
@@ -97,8 +94,6 @@ func (r *UDPReceiver) Addr() netip.AddrPort { return r.conn.LocalAddr().(*net.UD
 // Packets is the number of datagrams received so far.
 func (r *UDPReceiver) Packets() uint64 { return r.packets.Load() }
 
-// Bytes is the payload bytes received so far.
-func (r *UDPReceiver) Bytes() uint64 { return r.bytes.Load() }
 
 // Wait returns once want datagrams arrived or none arrived for settle, with
 // the count at that time. Waiting past want catches surplus packets.
