@@ -94,7 +94,6 @@ func (r *UDPReceiver) Addr() netip.AddrPort { return r.conn.LocalAddr().(*net.UD
 // Packets is the number of datagrams received so far.
 func (r *UDPReceiver) Packets() uint64 { return r.packets.Load() }
 
-
 // Wait returns once want datagrams arrived or none arrived for settle, with
 // the count at that time. Waiting past want catches surplus packets.
 func (r *UDPReceiver) Wait(ctx context.Context, want uint64, settle time.Duration) uint64 {
