@@ -113,10 +113,12 @@ func (i *instance) load(ctx context.Context) error {
 			return fmt.Errorf("tracing: %w", err)
 		}
 	}
+	// Named before the refresh loop starts: from then on it owns the maps.
+	nics := i.nicNames()
 	i.wg.Add(1)
 	go i.loop()
 	i.set.Logger.Info("vnet_guest probes attached", zap.Strings("active", active), zap.Strings("disabled", disabled),
-		zap.String("netns", i.cfg.NetNS), zap.Strings("nics", i.nicNames()))
+		zap.String("netns", i.cfg.NetNS), zap.Strings("nics", nics))
 	return nil
 }
 
