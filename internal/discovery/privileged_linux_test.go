@@ -19,6 +19,7 @@ import (
 	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/vnetpath/vnetpath/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,15 +30,6 @@ const (
 	helperTapEnv  = "VNETPATH_DISCOVERY_TAP"    // the fake VMM's tap
 	helperProcEnv = "VNETPATH_DISCOVERY_PROC"   // the proc root to scan
 )
-
-// requireRoot skips a privileged test when not root; CI runs as root, so
-// these tests run there.
-func requireRoot(t *testing.T, why string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: " + why)
-	}
-}
 
 // TestHelperProcess is no test: it is the helper process of the privileged
 // tests when helperEnv is set, and does nothing otherwise.
@@ -226,7 +218,7 @@ func assertGone(t *testing.T, c *child) {
 }
 
 func TestScanFindsQEMU(t *testing.T) {
-	requireRoot(t, "starts QEMU with a tap in a new network namespace")
+	testenv.RequireRoot(t)
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
 		t.Fatalf("%v: install Debian's qemu-system-x86 package (apt-get install qemu-system-x86)", err)
@@ -245,7 +237,7 @@ func TestScanFindsQEMU(t *testing.T) {
 }
 
 func TestScanFindsHelperVMM(t *testing.T) {
-	requireRoot(t, "creates a tap in a new network namespace")
+	testenv.RequireRoot(t)
 	const tap = "vnethelper0" // unique: the helper runs in its own network namespace
 	c, tid := startFakeVMM(t, tap)
 
@@ -290,7 +282,7 @@ func startFakeVMM(t *testing.T, tap string) (*child, int) {
 // mid-scan are skipped and counted as vanished, never as failures, never
 // fail the scan, and never hide the VMM.
 func TestScanSurvivesChurn(t *testing.T) {
-	requireRoot(t, "creates a tap in a new network namespace")
+	testenv.RequireRoot(t)
 	c, _ := startFakeVMM(t, "vnetchurn0")
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -338,7 +330,7 @@ func commOf(program string) string {
 // TestScanCountsPermissionDenied scans as nobody, as a collector without
 // CAP_SYS_PTRACE would, a fixture where one process's fds are root's only.
 func TestScanCountsPermissionDenied(t *testing.T) {
-	requireRoot(t, "runs a scan as user nobody")
+	testenv.RequireRoot(t)
 	dir := worldReadableDir(t)
 	root := filepath.Join(dir, "proc")
 	writeProc(t, root, fakeProcess{pid: 100, comm: "qemu-system-x86", cmdline: []string{"qemu", "-name", "vm1"},

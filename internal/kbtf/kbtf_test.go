@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
+	"github.com/vnetpath/vnetpath/internal/testenv"
 )
 
 // fixture is a tracefs copied from a 6.18 kernel, with no BTF.
@@ -54,9 +55,7 @@ func TestNoSourceAtAll(t *testing.T) {
 // TestKernelBTFAgreesWithFormatFile checks the running kernel's two sources
 // name every value the same way.
 func TestKernelBTFAgreesWithFormatFile(t *testing.T) {
-	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		t.Skip("kernel has no BTF")
-	}
+	testenv.RequireBTF(t)
 	live := Source{Kernel: btf.LoadKernelSpec}
 	fromBTF, err := live.DropReasons()
 	if err != nil {

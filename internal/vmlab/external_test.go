@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vnetpath/vnetpath/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +33,7 @@ func openTestTap(t *testing.T, name string) {
 // An external VMM's tap joins the bridge like a built-in VMM's, and the host
 // address makes the lab subnet reachable from the root netns.
 func TestExternalVMMAndHostAddress(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	lab := NewT(t, Options{ExternalVMM: true, HostAddress: true})
 	vm := lab.VM(0)
@@ -97,7 +98,7 @@ func TestExternalVMMAndHostAddress(t *testing.T) {
 }
 
 func TestAdoptTapRefusesBuiltInVMM(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	lab := NewT(t, Options{})
 	if err := lab.VM(0).AdoptTap(os.Getpid(), 0); err == nil {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetpath/vnetpath/internal/testenv"
 	"github.com/vnetpath/vnetpath/internal/vmlab/vmmctl"
 )
 
@@ -17,7 +18,7 @@ import (
 // VMM reads a frame, so it stays 0 until resume, when the VMM delivers
 // exactly the held frames. 200 shows the ring follows a second change.
 func TestPausedVMMFillsTapRing(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	lab := NewT(t, Options{})
 	vm := lab.VM(0)
@@ -68,7 +69,7 @@ func TestPausedVMMFillsTapRing(t *testing.T) {
 // A slowed VMM drains slower than the sender fills: the ring overflows and
 // every frame is either delivered or counted in tx_dropped, nothing else.
 func TestSlowVMMDropsExactly(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	lab := NewT(t, Options{TxQueueLen: 32})
 	vm := lab.VM(0)
@@ -91,7 +92,7 @@ func TestSlowVMMDropsExactly(t *testing.T) {
 // The drop-all socket filter makes tun_net_xmit drop every frame (TAP_FILTER)
 // before the ring: tx_dropped rises by exactly N, the VMM reads nothing.
 func TestTapFilterDropsExactly(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	lab := NewT(t, Options{})
 	vm := lab.VM(0)
@@ -119,7 +120,7 @@ func TestTapFilterDropsExactly(t *testing.T) {
 // tbf on the client veth drops what its queue cannot hold: every datagram is
 // either dropped by the qdisc or delivered through the VMM.
 func TestTBFOnClientVeth(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	lab := NewT(t, Options{})
 	vm := lab.VM(0)
@@ -156,7 +157,7 @@ func TestTBFOnClientVeth(t *testing.T) {
 
 // Drop-every-Nth drops exactly every Nth frame the worker reads.
 func TestDropEveryNth(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	lab := NewT(t, Options{})
 	vm := lab.VM(0)

@@ -9,11 +9,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vnetpath/vnetpath/internal/testenv"
 )
 
 // Traffic to one VM is never seen by another VM's VMM, nor by its taps.
 func TestTwoVMsIsolation(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	lab := NewT(t, Options{VMs: 2})
 	vm0 := lab.VM(0)
@@ -43,7 +45,7 @@ func TestTwoVMsIsolation(t *testing.T) {
 // With IPv6 off, static ARP and FDB entries and no STP, an idle lab sends
 // nothing at all: no counter anywhere moves.
 func TestIdleLabIsSilent(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	lab := NewT(t, Options{VMs: 2})
 	before, err := lab.Snapshot()
@@ -73,7 +75,7 @@ func TestIdleLabIsSilent(t *testing.T) {
 // carries -name guest=<vm>, each tun fd's fdinfo names its tap, and the
 // packet-moving thread is a thread of the VMM named vhost-<pid>.
 func TestDiscoveryContract(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	lab := NewT(t, Options{})
 	vm := lab.VM(0)
@@ -117,7 +119,7 @@ func TestDiscoveryContract(t *testing.T) {
 
 // SIGUSR1 receipts are counted (a remediation action signals the VMM).
 func TestSIGUSR1Counted(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	lab := NewT(t, Options{})
 	vm := lab.VM(0)
@@ -145,7 +147,7 @@ func TestSIGUSR1Counted(t *testing.T) {
 
 // 16 VMs at once, each gets its own count, exactly, and only its own.
 func TestSixteenVMs(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	lab := NewT(t, Options{VMs: MaxVMs})
 	before := settle(t, lab)
@@ -173,7 +175,7 @@ func TestSixteenVMs(t *testing.T) {
 // Two labs at once in one process: distinct names, subnets and taps, and
 // each carries its own traffic.
 func TestTwoLabsConcurrently(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	labs := make([]*Lab, 2)
 	var wg sync.WaitGroup

@@ -2,19 +2,12 @@ package vmlab
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
+	"github.com/vnetpath/vnetpath/internal/testenv"
 	"github.com/vnetpath/vnetpath/internal/vmlab/vmmctl"
 )
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("vmlab tests need root: network namespaces, bridges and /dev/net/tun")
-	}
-}
 
 func testCtx(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -51,7 +44,7 @@ func untouched(d VMCounters) bool {
 
 // 10 MB each way through the VMM, byte-exact.
 func TestTCPBulkThroughVMM(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	lab := NewT(t, Options{})
 	vm := lab.VM(0)

@@ -3,6 +3,8 @@ package vmlab
 import (
 	"testing"
 	"time"
+
+	"github.com/vnetpath/vnetpath/internal/testenv"
 )
 
 func TestParseSNMP(t *testing.T) {
@@ -19,7 +21,7 @@ func TestParseSNMP(t *testing.T) {
 
 // The guest's UDP counters are its own netns's: they count exactly the burst.
 func TestGuestSNMP(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	lab := NewT(t, Options{})
 	vm := lab.VM(0)

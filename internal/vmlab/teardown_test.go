@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vnetpath/vnetpath/internal/testenv"
 )
 
 // The teardown tests run a lab in a child test process (this binary, run
@@ -132,7 +134,7 @@ func leftovers(l *Layout) []string {
 }
 
 func TestTeardownAfterFailingTest(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	cmd, layout, out := startHelper(t, "fail")
 	err := cmd.Wait()
@@ -147,7 +149,7 @@ func TestTeardownAfterFailingTest(t *testing.T) {
 }
 
 func TestTeardownOnSIGTERM(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	cmd, layout, out := startHelper(t, "wait")
 	l := readLayout(t, layout, out)
@@ -170,7 +172,7 @@ func TestTeardownOnSIGTERM(t *testing.T) {
 // A crashed owner (SIGKILL: no cleanup runs) takes its VMMs and their taps
 // with it (Pdeathsig); Sweep, which every New runs, removes the rest.
 func TestSweepAfterCrash(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	t.Parallel()
 	cmd, layout, out := startHelper(t, "wait")
 	l := readLayout(t, layout, out)

@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/vnetpath/vnetpath/internal/testenv"
 	"github.com/vnetpath/vnetpath/internal/vmlab"
 	"github.com/vnetpath/vnetpath/internal/vmlab/guestagent"
 )
@@ -152,7 +153,7 @@ func tapAttribution(t *testing.T, file, tap, vm string) map[string]any {
 // the host exactly once, ids and attributes intact. On the host, vnet_host
 // attributes the guest's tap to QEMU's pid and VM name.
 func TestGuestCollectorExportsToHost(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	total := time.Now()
 	abs, err := filepath.Abs(*dist)
 	if err != nil {

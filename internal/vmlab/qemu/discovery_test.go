@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vnetpath/vnetpath/internal/discovery"
+	"github.com/vnetpath/vnetpath/internal/testenv"
 )
 
 // threads lists pid's threads by name, TIDs sorted.
@@ -44,7 +45,7 @@ func threads(t *testing.T, pid int) map[string][]int {
 // there is no vhost-<pid> worker: QEMU's main loop (the thread named like the
 // process, TID = PID) reads the tap, the vCPU thread takes the guest's kicks.
 func TestDiscoveryFindsQEMU(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	g, _ := bootT(t, nil, Spec{})
 	th := threads(t, g.PID)
 	t.Logf("QEMU threads: %v", th)

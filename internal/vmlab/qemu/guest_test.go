@@ -14,16 +14,10 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/vnetpath/vnetpath/internal/discovery"
+	"github.com/vnetpath/vnetpath/internal/testenv"
 	"github.com/vnetpath/vnetpath/internal/vmlab"
 	"github.com/vnetpath/vnetpath/internal/vmlab/guestagent"
 )
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("QEMU lab tests need root: network namespaces, bridges, /dev/net/tun, apt-get download")
-	}
-}
 
 func testCtx(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -78,7 +72,7 @@ func digest(r io.Reader) guestagent.Transfer {
 // veth -> bridge -> tap -> QEMU -> virtio-net byte-exact both ways, and the
 // guest powers off cleanly, taking the tap with it.
 func TestGuestVirtioNetTransfers(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	g, img := bootT(t, nil, Spec{})
 	ctx := testCtx(t, 3*time.Minute)
 
@@ -138,7 +132,7 @@ func TestGuestVirtioNetTransfers(t *testing.T) {
 // On a host with vhost-net (a KVM host), the kernel's vhost worker moves the
 // packets: discovery lists it with the default globs, and TCP stays exact.
 func TestGuestVhostNet(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	if _, err := os.Stat("/dev/vhost-net"); err != nil {
 		t.Skipf("no vhost-net on this host (%v): modprobe vhost_net on a KVM host", err)
 	}
