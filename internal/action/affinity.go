@@ -88,7 +88,7 @@ func (o *affinityOp) checkOnline() error {
 }
 
 func (o *affinityOp) target(ev *Event) (Target, error) {
-	t, _, err := resolveVM(ev, o.vms, true, o.threads)
+	t, err := resolveVM(ev, o.vms, o.threads)
 	if err != nil {
 		return t, err
 	}

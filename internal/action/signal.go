@@ -79,7 +79,7 @@ type signalOp struct {
 }
 
 func (o *signalOp) target(ev *Event) (Target, error) {
-	t, _, err := resolveVM(ev, o.vms, false, nil)
+	t, err := resolveVM(ev, o.vms, nil)
 	if err != nil {
 		return t, err
 	}

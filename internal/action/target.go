@@ -108,32 +108,32 @@ func groupPID(ev *Event) (int, error) {
 }
 
 // resolveVM finds the VM of the event's group: process.pid from the group
-// when it has one, else discovery by vm.name. With needVM, discovery runs
-// even when the pid is known, for the VM's worker threads.
-func resolveVM(ev *Event, finder VMFinder, needVM bool, globs []string) (Target, discovery.VM, error) {
+// when it has one, else discovery by vm.name. With workerGlobs, discovery
+// runs even when the pid is known, for the VM's worker threads.
+func resolveVM(ev *Event, finder VMFinder, workerGlobs []string) (Target, error) {
 	name := ev.GroupValue(AttrVMName)
 	pid, err := groupPID(ev)
 	if err != nil {
-		return Target{VM: name}, discovery.VM{}, err
+		return Target{VM: name}, err
 	}
 	if pid == 0 && name == "" {
-		return Target{}, discovery.VM{}, Refuse("the group has neither %s nor %s; add one to the indicator's group_by", AttrPID, AttrVMName)
+		return Target{}, Refuse("the group has neither %s nor %s; add one to the indicator's group_by", AttrPID, AttrVMName)
 	}
 	t := Target{VM: name, PID: pid}
-	if pid > 0 && !needVM {
+	if pid > 0 && workerGlobs == nil {
 		t.Key = vmKey(t)
-		return t, discovery.VM{}, nil
+		return t, nil
 	}
-	vm, err := finder.FindVM(VMQuery{Name: name, PID: pid, WorkerGlobs: globs})
+	vm, err := finder.FindVM(VMQuery{Name: name, PID: pid, WorkerGlobs: workerGlobs})
 	if err != nil {
-		return t, vm, err
+		return t, err
 	}
 	t.PID, t.workers = vm.PID, vm.Workers
 	if t.VM == "" {
 		t.VM = vm.Name
 	}
 	t.Key = vmKey(t)
-	return t, vm, nil
+	return t, nil
 }
 
 // vmKey rate-limits a VM by name when it has one, so that a VMM that

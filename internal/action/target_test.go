@@ -38,20 +38,20 @@ func TestResolveVM(t *testing.T) {
 	vms := &fakeVMs{vms: []discovery.VM{{Name: "web-1", PID: 4711, Workers: []discovery.Thread{{TID: 4712, Name: "vhost-4711"}}}}}
 
 	// process.pid in the group: no discovery needed.
-	tg, _, err := resolveVM(event("vm.name", "web-1", "process.pid", "4711"), vms, false, nil)
+	tg, err := resolveVM(event("vm.name", "web-1", "process.pid", "4711"), vms, nil)
 	require.NoError(t, err)
 	assert.Equal(t, Target{VM: "web-1", PID: 4711, Key: "vm:web-1"}, tg)
 	assert.Empty(t, vms.queries)
 
 	// vm.name only: discovery by name.
-	tg, vm, err := resolveVM(event("vm.name", "web-1", "network.interface.name", "vnet3"), vms, false, nil)
+	tg, err = resolveVM(event("vm.name", "web-1", "network.interface.name", "vnet3"), vms, nil)
 	require.NoError(t, err)
 	assert.Equal(t, 4711, tg.PID)
-	assert.Equal(t, "vhost-4711", vm.Workers[0].Name)
+	assert.Equal(t, "vhost-4711", tg.workers[0].Name)
 	assert.Equal(t, []VMQuery{{Name: "web-1"}}, vms.queries)
 
 	// The pid is known but the workers are needed: discovery by pid.
-	tg, _, err = resolveVM(event("process.pid", "4711"), vms, true, []string{"vhost-*"})
+	tg, err = resolveVM(event("process.pid", "4711"), vms, []string{"vhost-*"})
 	require.NoError(t, err)
 	assert.Equal(t, "web-1", tg.VM, "the name comes from discovery")
 	assert.Equal(t, VMQuery{PID: 4711, WorkerGlobs: []string{"vhost-*"}}, vms.queries[1])
@@ -68,7 +68,7 @@ func TestResolveVMRefused(t *testing.T) {
 		{event("process.pid", "-4"), `refused: process.pid "-4" is not a process id`},
 		{event("vm.name", "db-9"), `refused: no VMM named "db-9"`},
 	} {
-		_, _, err := resolveVM(tc.ev, vms, false, nil)
+		_, err := resolveVM(tc.ev, vms, nil)
 		assert.EqualError(t, err, tc.want)
 		assert.Equal(t, Refused, Classify(t.Context(), err))
 	}
