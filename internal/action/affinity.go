@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"strconv"
 	"strings"
 )
@@ -38,15 +37,7 @@ func (AffinityFactory) decode(settings map[string]any) (AffinityConfig, []int, e
 	if err != nil {
 		errs = append(errs, fmt.Errorf("cpus: %w", err))
 	}
-	if len(cfg.Threads) == 0 {
-		errs = append(errs, errors.New("threads: list at least one thread name glob, e.g. vhost-*"))
-	}
-	for i, g := range cfg.Threads {
-		if _, err := path.Match(g, ""); err != nil || g == "" {
-			errs = append(errs, fmt.Errorf("threads[%d]: bad glob %q", i, g))
-		}
-	}
-	errs = append(errs, cfg.validate())
+	errs = append(errs, checkGlobs("threads", "thread name glob, e.g. vhost-*", cfg.Threads), cfg.validate())
 	return cfg, cpus, errors.Join(errs...)
 }
 

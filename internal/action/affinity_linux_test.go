@@ -81,6 +81,8 @@ func TestAffinityRefusals(t *testing.T) {
 	assert.EqualError(t, AffinityFactory{}.Validate(map[string]any{"cpus": "1-0"}), `cpus: cpu list "1-0": range 1-0 is backwards`)
 	assert.EqualError(t, AffinityFactory{}.Validate(map[string]any{"cpus": "0", "threads": []any{}}),
 		"threads: list at least one thread name glob, e.g. vhost-*")
+	assert.EqualError(t, AffinityFactory{}.Validate(map[string]any{"cpus": "0", "threads": []any{"vhost-*", ""}}),
+		`threads[1]: bad glob ""`)
 
 	vms := &fakeVMs{vms: []discovery.VM{{Name: "web-1", PID: 4711}}}
 	_, err = newAffinity(t, vms, "0").Fire(context.Background(), *event("vm.name", "web-1"))

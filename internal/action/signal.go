@@ -2,6 +2,7 @@ package action
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -43,13 +44,8 @@ func (SignalFactory) decode(settings map[string]any) (SignalConfig, syscall.Sign
 	if err != nil {
 		return cfg, 0, err
 	}
-	if len(cfg.AllowedProcessNames) == 0 {
-		return cfg, 0, fmt.Errorf("allowed_process_names: list at least one glob, e.g. qemu-system-*")
-	}
-	for i, g := range cfg.AllowedProcessNames {
-		if _, err := path.Match(g, ""); err != nil || g == "" {
-			return cfg, 0, fmt.Errorf("allowed_process_names[%d]: bad glob %q", i, g)
-		}
+	if err := checkGlobs("allowed_process_names", "glob, e.g. qemu-system-*", cfg.AllowedProcessNames); err != nil {
+		return cfg, 0, err
 	}
 	return cfg, sig, nil
 }
@@ -104,12 +100,27 @@ func (o *signalOp) run(_ context.Context, t Target, _ *Event, dry bool) (Result,
 	return res, nil
 }
 
-// allowedName reports whether comm matches one of the globs.
-func allowedName(globs []string, comm string) bool {
+// allowedName reports whether name matches one of the globs.
+func allowedName(globs []string, name string) bool {
 	for _, g := range globs {
-		if ok, _ := path.Match(g, comm); ok {
+		if ok, _ := path.Match(g, name); ok {
 			return true
 		}
 	}
 	return false
+}
+
+// checkGlobs refuses an empty list of name globs (what names one) and a
+// malformed or empty glob: an allow-list must allow something definite.
+func checkGlobs(field, what string, globs []string) error {
+	if len(globs) == 0 {
+		return fmt.Errorf("%s: list at least one %s", field, what)
+	}
+	var errs []error
+	for i, g := range globs {
+		if _, err := path.Match(g, ""); err != nil || g == "" {
+			errs = append(errs, fmt.Errorf("%s[%d]: bad glob %q", field, i, g))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"path/filepath"
 	"strconv"
 )
@@ -63,15 +62,7 @@ func (TxQueueLenFactory) decode(settings map[string]any) (TxQueueLenConfig, erro
 	if cfg.Netns != "" && !filepath.IsAbs(cfg.Netns) {
 		fail("netns: %q must be an absolute path such as /var/run/netns/NAME", cfg.Netns)
 	}
-	if len(cfg.AllowedInterfaces) == 0 {
-		fail("allowed_interfaces: list at least one name glob, e.g. vnet*")
-	}
-	for i, g := range cfg.AllowedInterfaces {
-		if _, err := path.Match(g, ""); err != nil || g == "" {
-			fail("allowed_interfaces[%d]: bad glob %q", i, g)
-		}
-	}
-	errs = append(errs, cfg.validate())
+	errs = append(errs, checkGlobs("allowed_interfaces", "name glob, e.g. vnet*", cfg.AllowedInterfaces), cfg.validate())
 	return cfg, errors.Join(errs...)
 }
 

@@ -131,6 +131,7 @@ func TestTxQueueLenConfigRefused(t *testing.T) {
 		{map[string]any{"multiply": 2, "max": 100000}, "max: must be in [1, 65536], got 100000"},
 		{map[string]any{"multiply": 2, "netns": "run/netns/x"}, `netns: "run/netns/x" must be an absolute path such as /var/run/netns/NAME`},
 		{map[string]any{"multiply": 2, "allowed_interfaces": []any{"vnet["}}, `allowed_interfaces[0]: bad glob "vnet["`},
+		{map[string]any{"multiply": 2, "allowed_interfaces": []any{}}, "allowed_interfaces: list at least one name glob, e.g. vnet*"},
 	} {
 		assert.EqualError(t, TxQueueLenFactory{}.Validate(tc.settings), tc.want)
 	}
