@@ -115,37 +115,35 @@ func (o *execOp) render(ev *Event) ([]string, error) {
 	return out, nil
 }
 
+// target renders the arguments: a group value that is not safe refuses
+// before the run takes a rate-limit token.
 func (o *execOp) target(ev *Event) (Target, error) {
-	t := Target{VM: ev.GroupValue(AttrVMName), Interface: ev.GroupValue(AttrInterface), Key: groupKey(ev)}
+	t := groupTarget(ev)
 	t.PID, _ = strconv.Atoi(ev.GroupValue(AttrPID))
-	_, err := o.render(ev)
+	var err error
+	t.args, err = o.render(ev)
 	return t, err
 }
 
-func (o *execOp) run(ctx context.Context, _ Target, ev *Event, dry bool) (Result, error) {
-	args, err := o.render(ev)
-	if err != nil {
-		return Result{}, err
-	}
-	line := strings.Join(append([]string{o.cfg.Program}, args...), " ")
+func (o *execOp) run(ctx context.Context, t Target, _ *Event, dry bool) (Result, error) {
+	res := Result{Detail: "run " + strings.Join(append([]string{o.cfg.Program}, t.args...), " ")}
 	if dry {
-		return Result{Detail: "run " + line}, nil
+		return res, nil
 	}
-	cmd := exec.CommandContext(ctx, o.cfg.Program, args...)
+	cmd := exec.CommandContext(ctx, o.cfg.Program, t.args...)
 	cmd.Env, cmd.Dir = execEnv, "/"
 	stdout, stderr := &boundedBuffer{max: execOutputMax}, &boundedBuffer{max: execOutputMax}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	killGroupOnCancel(cmd)
 	// Grandchildren holding the pipes open must not keep Wait waiting.
 	cmd.WaitDelay = time.Second
-	err = cmd.Run()
-	res := Result{Detail: "run " + line}
+	err := cmd.Run()
 	var exit *exec.ExitError
 	if err == nil || errors.As(err, &exit) {
 		res.Exited, res.ExitCode = true, cmd.ProcessState.ExitCode()
 		res.Detail = fmt.Sprintf("%s: %s", res.Detail, cmd.ProcessState)
 	}
-	o.logger.Info("sli exec output", zap.String("program", o.cfg.Program), zap.Strings("args", args),
+	o.logger.Info("sli exec output", zap.String("program", o.cfg.Program), zap.Strings("args", t.args),
 		zap.Int("exit_code", res.ExitCode), zap.String("stdout", stdout.String()), zap.String("stderr", stderr.String()))
 	if err != nil {
 		return res, fmt.Errorf("exec %s: %w", o.cfg.Program, err)

@@ -3,6 +3,7 @@ package action
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"go.uber.org/zap/zapcore"
 
@@ -27,6 +28,8 @@ type Target struct {
 	Key string
 	// workers are the VMM's worker threads, for affinity.
 	workers []discovery.Thread
+	// args are an exec action's rendered arguments.
+	args []string
 }
 
 // MarshalLogObject writes the fields that are known.
@@ -134,6 +137,22 @@ func resolveVM(ev *Event, finder VMFinder, workerGlobs []string) (Target, error)
 	}
 	t.Key = vmKey(t)
 	return t, nil
+}
+
+// groupTarget is the target of an action that acts on the group as a
+// whole (webhook, exec): rate-limited per trigger and group.
+func groupTarget(ev *Event) Target {
+	return Target{VM: ev.GroupValue(AttrVMName), Interface: ev.GroupValue(AttrInterface), Key: groupKey(ev)}
+}
+
+// groupKey identifies the event's trigger and group.
+func groupKey(ev *Event) string {
+	var b strings.Builder
+	b.WriteString(ev.Trigger)
+	for _, a := range ev.Group {
+		b.WriteString("\x00" + a.Key + "=" + a.Value)
+	}
+	return b.String()
 }
 
 // vmKey rate-limits a VM by name when it has one, so that a VMM that

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -165,19 +164,7 @@ type webhookOp struct {
 // maxOpenAlerts bounds the firing alerts remembered for their startsAt.
 const maxOpenAlerts = 10000
 
-func (o *webhookOp) target(ev *Event) (Target, error) {
-	return Target{VM: ev.GroupValue(AttrVMName), Interface: ev.GroupValue(AttrInterface), Key: groupKey(ev)}, nil
-}
-
-// groupKey identifies the event's trigger and group.
-func groupKey(ev *Event) string {
-	var b strings.Builder
-	b.WriteString(ev.Trigger)
-	for _, a := range ev.Group {
-		b.WriteString("\x00" + a.Key + "=" + a.Value)
-	}
-	return b.String()
-}
+func (o *webhookOp) target(ev *Event) (Target, error) { return groupTarget(ev), nil }
 
 func (o *webhookOp) body(ev *Event) ([]byte, error) {
 	if o.cfg.Format == FormatAlertmanager {
