@@ -38,24 +38,26 @@ var qmpCommand = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 // qmpReplyMax bounds the reply kept in the result's detail.
 const qmpReplyMax = 512
 
-func (QMPFactory) decode(settings map[string]any) (QMPConfig, Template, error) {
-	cfg := QMPConfig{CommonConfig: remediationDefaults()}
-	if err := Decode(settings, &cfg); err != nil {
-		return cfg, Template{}, err
+// decode checks the settings and prepares the operation.
+func (QMPFactory) decode(settings map[string]any) (*qmpOp, error) {
+	o := &qmpOp{cfg: QMPConfig{CommonConfig: remediationDefaults()}, argsJSON: "{}"}
+	cfg := &o.cfg
+	if err := Decode(settings, cfg); err != nil {
+		return nil, err
 	}
 	var errs []error
 	fail := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	var tmpl Template
 	switch {
 	case cfg.Socket == "" && len(cfg.Sockets) == 0:
 		fail("one of socket, sockets is required")
 	case cfg.Socket != "":
-		var err error
-		if tmpl, err = ParseTemplate(cfg.Socket); err != nil {
+		tmpl, err := ParseTemplate(cfg.Socket)
+		if err != nil {
 			fail("socket: %w", err)
 		} else if !filepath.IsAbs(cfg.Socket) {
 			fail("socket: %q must be an absolute path", cfg.Socket)
 		}
+		o.socket = &tmpl
 	}
 	for vm, p := range cfg.Sockets {
 		if !filepath.IsAbs(p) {
@@ -65,40 +67,36 @@ func (QMPFactory) decode(settings map[string]any) (QMPConfig, Template, error) {
 	if !qmpCommand.MatchString(cfg.Command) {
 		fail("command: %q is not a QMP command name (e.g. set_link, query-status)", cfg.Command)
 	}
-	if _, err := json.Marshal(cfg.Arguments); err != nil {
-		fail("arguments: %w", err)
+	if len(cfg.Arguments) > 0 {
+		if b, err := json.Marshal(cfg.Arguments); err != nil {
+			fail("arguments: %w", err)
+		} else {
+			o.argsJSON = string(b)
+		}
 	}
 	errs = append(errs, cfg.validate())
-	return cfg, tmpl, errors.Join(errs...)
+	return o, errors.Join(errs...)
 }
 
 // Validate checks the settings.
 func (f QMPFactory) Validate(settings map[string]any) error {
-	_, _, err := f.decode(settings)
+	_, err := f.decode(settings)
 	return err
 }
 
 // Create builds a qmp action.
 func (f QMPFactory) Create(set Settings, settings map[string]any) (Action, error) {
-	cfg, tmpl, err := f.decode(settings)
+	op, err := f.decode(settings)
 	if err != nil {
 		return nil, err
 	}
-	args := []byte("{}")
-	if len(cfg.Arguments) > 0 {
-		if args, err = json.Marshal(cfg.Arguments); err != nil {
-			return nil, fmt.Errorf("arguments: %w", err)
-		}
-	}
-	op := &qmpOp{cfg: cfg, socket: tmpl, hasTemplate: cfg.Socket != "", argsJSON: string(args)}
-	return remediation{newGuarded(op, cfg.CommonConfig, &set)}, nil
+	return remediation{newGuarded(op, op.cfg.CommonConfig, &set)}, nil
 }
 
 type qmpOp struct {
-	cfg         QMPConfig
-	socket      Template
-	hasTemplate bool
-	argsJSON    string
+	cfg      QMPConfig
+	socket   *Template // the socket template; nil without one
+	argsJSON string    // the arguments, for the result's detail
 }
 
 func (o *qmpOp) target(ev *Event) (Target, error) {
@@ -106,7 +104,7 @@ func (o *qmpOp) target(ev *Event) (Target, error) {
 	t := Target{VM: name}
 	if p, ok := o.cfg.Sockets[name]; ok && name != "" {
 		t.Socket = p
-	} else if o.hasTemplate {
+	} else if o.socket != nil {
 		p, err := o.socket.Render(groupLookup(ev, nil))
 		if err != nil {
 			return t, err
