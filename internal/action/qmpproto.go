@@ -102,9 +102,6 @@ func qmpExecute(ctx context.Context, socket, command string, args map[string]any
 	// A monitor that stops answering is cut off when ctx ends.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
 	c := qmpConn{conn: conn, sc: bufio.NewScanner(conn), ctx: ctx}
 	c.sc.Buffer(make([]byte, 0, 4096), qmpMaxLine)
 
@@ -133,13 +130,8 @@ func (c *qmpConn) read() (qmpMessage, error) {
 		if err == nil {
 			err = errors.New("connection closed")
 		}
-		var ne net.Error
-		switch {
-		case c.ctx.Err() != nil:
+		if c.ctx.Err() != nil { // the deadline set when ctx ended
 			err = fmt.Errorf("%w (%v)", c.ctx.Err(), err)
-		case errors.As(err, &ne) && ne.Timeout():
-			// The connection's deadline is ctx's, a hair before ctx ends.
-			err = fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
 		}
 		return qmpMessage{}, fmt.Errorf("qmp: read: %w", err)
 	}
