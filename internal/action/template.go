@@ -26,31 +26,25 @@ func ParseTemplate(s string) (Template, error) {
 	var t Template
 	rest := s
 	for rest != "" {
-		open := strings.Index(rest, "{{")
-		if open < 0 {
-			if strings.Contains(rest, "}}") {
-				return Template{}, fmt.Errorf("template %q: \"}}\" without \"{{\"", s)
-			}
-			t.parts = append(t.parts, templatePart{text: rest})
-			break
+		lit, after, isVar := strings.Cut(rest, "{{")
+		if strings.Contains(lit, "}}") {
+			return Template{}, fmt.Errorf("template %q: \"}}\" without \"{{\"", s)
 		}
-		if lit := rest[:open]; lit != "" {
-			if strings.Contains(lit, "}}") {
-				return Template{}, fmt.Errorf("template %q: \"}}\" without \"{{\"", s)
-			}
+		if lit != "" {
 			t.parts = append(t.parts, templatePart{text: lit})
 		}
-		rest = rest[open+2:]
-		end := strings.Index(rest, "}}")
-		if end < 0 {
+		if !isVar {
+			break
+		}
+		name, after, closed := strings.Cut(after, "}}")
+		if !closed {
 			return Template{}, fmt.Errorf("template %q: \"{{\" without \"}}\"", s)
 		}
-		name := strings.TrimSpace(rest[:end])
-		if !varName.MatchString(name) {
+		if name = strings.TrimSpace(name); !varName.MatchString(name) {
 			return Template{}, fmt.Errorf("template %q: %q is not a variable name", s, name)
 		}
 		t.parts = append(t.parts, templatePart{text: name, variable: true})
-		rest = rest[end+2:]
+		rest = after
 	}
 	return t, nil
 }
