@@ -45,9 +45,11 @@ func (c *AuditConfig) Validate(prefix string) error {
 // returns, so a record written is a record kept, through kill -9 and
 // power loss. It is safe for concurrent use.
 type Audit struct {
-	cfg  AuditConfig
-	mu   sync.Mutex
-	f    *os.File
+	cfg AuditConfig
+	now func() time.Time // the records' time; fixed in tests
+	mu  sync.Mutex
+	f   *os.File
+	// size is the file's length: what rotation compares with MaxBytes.
 	size int64
 }
 
@@ -55,7 +57,7 @@ type Audit struct {
 // short by a crash is ended with a newline, so the next record starts on
 // a line of its own.
 func OpenAudit(cfg AuditConfig) (*Audit, error) {
-	a := &Audit{cfg: cfg}
+	a := &Audit{cfg: cfg, now: time.Now}
 	if err := a.open(); err != nil {
 		return nil, err
 	}
@@ -154,7 +156,7 @@ func newAuditRecord(r *Report, now time.Time) auditRecord {
 
 // Write appends the run's record and syncs it to disk.
 func (a *Audit) Write(r *Report) error {
-	line, err := json.Marshal(newAuditRecord(r, time.Now()))
+	line, err := json.Marshal(newAuditRecord(r, a.now()))
 	if err != nil {
 		return fmt.Errorf("audit record: %w", err)
 	}

@@ -20,13 +20,26 @@ import (
 	"go.uber.org/zap"
 )
 
+// auditNow is the time of the records an openTestAudit file gets: with
+// it fixed, a record's length is known.
+var auditNow = time.Date(2023, 11, 14, 22, 13, 21, 500_000_000, time.UTC)
+
 func openTestAudit(t *testing.T, maxBytes int64, backups int) (*Audit, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "actions.jsonl")
 	a, err := OpenAudit(AuditConfig{Path: path, MaxBytes: maxBytes, MaxBackups: backups})
 	require.NoError(t, err)
+	a.now = func() time.Time { return auditNow }
 	t.Cleanup(func() { _ = a.Close() })
 	return a, path
+}
+
+// auditLineLen is the length of auditReport(seq)'s line in the file.
+func auditLineLen(t *testing.T, seq int) int {
+	t.Helper()
+	line, err := json.Marshal(newAuditRecord(auditReport(seq), auditNow))
+	require.NoError(t, err)
+	return len(line) + 1
 }
 
 // readAudit parses every line of an audit file; it fails on a line that
@@ -63,15 +76,13 @@ func TestAuditRecord(t *testing.T) {
 	require.NoError(t, a.Write(r))
 	recs := readAudit(t, path)
 	require.Len(t, recs, 1)
-	rec := recs[0]
-	delete(rec, "time")
 	assert.Equal(t, map[string]any{
-		"action": "grow", "type": "txqueuelen", "trigger": "ring-overflow", "indicator": "tap_drop_ratio",
+		"time": "2023-11-14T22:13:21.5Z", "action": "grow", "type": "txqueuelen", "trigger": "ring-overflow", "indicator": "tap_drop_ratio",
 		"state": "firing", "event_time": "2023-11-14T22:13:20Z", "value": 1.0, "outcome": "ok", "dry_run": true,
 		"target": map[string]any{"vm.name": "web-1", "network.interface.name": "vnet3"},
 		"group":  map[string]any{"vm.name": "web-1", "network.interface.name": "vnet3"},
 		"old":    "64", "new": "256", "exit_code": 3.0, "took_seconds": 0.001,
-	}, rec)
+	}, recs[0])
 	st, err := os.Stat(path)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
@@ -80,10 +91,10 @@ func TestAuditRecord(t *testing.T) {
 // The file rotates before a record would pass max_bytes and keeps
 // max_backups rotated files, newest first.
 func TestAuditRotation(t *testing.T) {
-	line, err := json.Marshal(newAuditRecord(auditReport(1), time.Now()))
-	require.NoError(t, err)
+	// Records 0-9 have lines of one length; max_bytes is 3 of them
+	// exactly: a record that fills the file to max_bytes stays in it.
 	perFile := 3
-	a, path := openTestAudit(t, int64(perFile*(len(line)+1)+5), 2)
+	a, path := openTestAudit(t, int64(perFile*auditLineLen(t, 1)), 2)
 	for i := range 10 {
 		require.NoError(t, a.Write(auditReport(i)))
 	}
@@ -103,12 +114,33 @@ func TestAuditRotation(t *testing.T) {
 
 func TestAuditRotationWithoutBackups(t *testing.T) {
 	a, path := openTestAudit(t, 4096, 0)
+	// The file starts afresh at each record that would take it past 4096
+	// bytes (lines grow by one byte from record 10 on).
+	first, size := 0, 0
 	for i := range 40 {
 		require.NoError(t, a.Write(auditReport(i)))
+		if n := auditLineLen(t, i); size+n > 4096 {
+			first, size = i, n
+		} else {
+			size += n
+		}
 	}
 	recs := readAudit(t, path)
 	assert.NotEmpty(t, recs)
 	assert.Equal(t, 39.0, recs[len(recs)-1]["value"])
+	var values []float64
+	for _, r := range recs {
+		values = append(values, r["value"].(float64))
+	}
+	var want []float64
+	for i := first; i < 40; i++ {
+		want = append(want, float64(i))
+	}
+	require.Greater(t, first, 0, "the file rotated")
+	assert.Equal(t, want, values, "the records since the last rotation")
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, int64(size), st.Size())
 	assert.NoFileExists(t, path+".1")
 }
 
