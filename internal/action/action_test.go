@@ -55,6 +55,8 @@ func TestLogAction(t *testing.T) {
 	assert.Equal(t, 0.001, fields["threshold"])
 	assert.Equal(t, time.Second, fields["window"])
 	assert.Equal(t, map[string]any{"vm.name": "web-1", "network.interface.name": "vnet3"}, fields["group"])
+	assert.Equal(t, "firing", fields["state"])
+	assert.Equal(t, testEvent.Time, fields["time"])
 }
 
 func TestLogSettingsRefused(t *testing.T) {

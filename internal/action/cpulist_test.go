@@ -29,9 +29,21 @@ func TestCPUList(t *testing.T) {
 }
 
 func TestCPUListRefused(t *testing.T) {
-	for _, in := range []string{"", "a", "1-", "-1", "3-1", "1024", "0,,1", "01", "+1", "1-2-3", "0x1"} {
+	for in, want := range map[string]string{
+		"":      "cpu list: empty",
+		"a":     `"a" is not a CPU number in [0, 1024)`,
+		"1-":    `"" is not a CPU number in [0, 1024)`,
+		"-1":    `"" is not a CPU number in [0, 1024)`,
+		"3-1":   "range 3-1 is backwards",
+		"1024":  `"1024" is not a CPU number in [0, 1024)`,
+		"0,,1":  `"" is not a CPU number in [0, 1024)`,
+		"01":    `"01" is not a CPU number in [0, 1024)`,
+		"+1":    `"+1" is not a CPU number in [0, 1024)`,
+		"1-2-3": `"2-3" is not a CPU number in [0, 1024)`,
+		"0x1":   `"0x1" is not a CPU number in [0, 1024)`,
+	} {
 		_, err := ParseCPUList(in)
-		assert.Error(t, err, in)
+		assert.ErrorContains(t, err, want, in)
 	}
 	assert.Equal(t, []int{2, 5}, missingCPUs([]int{0, 2, 5}, []int{0, 1, 3}))
 }

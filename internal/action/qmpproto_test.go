@@ -28,10 +28,19 @@ func TestDecodeQMP(t *testing.T) {
 		require.NoError(t, err, line)
 		assert.Equal(t, want, got, line)
 	}
-	for _, line := range []string{``, `[]`, `{}`, `{"return": {}, "error": {"class": "x"}}`, `{"error": {"desc": "no class"}}`,
-		`{"return": 1, "id": 5}`, `{"return": {}} {"return": {}}`, `{"QMP": {}, "event": "X"}`, `{"retur`} {
+	for line, want := range map[string]string{
+		``:   "qmp: bad message: EOF",
+		`[]`: "qmp: bad message: json: cannot unmarshal array into Go value of type action.qmpWire",
+		`{}`: "qmp: message is not one of greeting, return, error, event: {}",
+		`{"return": {}, "error": {"class": "x"}}`: `qmp: message is not one of greeting, return, error, event: {"return": {}, "error": {"class": "x"}}`,
+		`{"error": {"desc": "no class"}}`:         "qmp: error reply without a class",
+		`{"return": 1, "id": 5}`:                  "qmp: id is not a string: 5",
+		`{"return": {}} {"return": {}}`:           "qmp: bad message: data after the object",
+		`{"QMP": {}, "event": "X"}`:               `qmp: message is not one of greeting, return, error, event: {"QMP": {}, "event": "X"}`,
+		`{"retur`:                                 "qmp: bad message: unexpected EOF",
+	} {
 		_, err := decodeQMP([]byte(line))
-		assert.Error(t, err, line)
+		assert.EqualError(t, err, want, line)
 	}
 }
 

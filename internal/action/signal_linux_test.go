@@ -99,7 +99,11 @@ func TestSignalByVMName(t *testing.T) {
 	res, err := a.Fire(context.Background(), *event("vm.name", "web-1", "network.interface.name", "vnet3"))
 	require.NoError(t, err)
 	assert.Equal(t, child.Process.Pid, res.Target.PID)
-	require.Error(t, child.Wait())
+	err = child.Wait()
+	require.Error(t, err)
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, syscall.SIGKILL, exit.Sys().(syscall.WaitStatus).Signal(), "killed by the action's SIGKILL")
 	assert.Equal(t, []VMQuery{{Name: "web-1"}}, vms.queries)
 }
 

@@ -90,7 +90,7 @@ func TestTxQueueLenSetAndDryRun(t *testing.T) {
 	dry.DryRun = true
 	res, err := newTxQueueLen(t, map[string]any{"netns": path, "set": 1000}).Fire(context.Background(), dry)
 	require.NoError(t, err)
-	assert.Equal(t, Result{Outcome: DryRun, Target: res.Target, Old: "64", New: "1000"}, res)
+	assert.Equal(t, Result{Outcome: DryRun, Target: Target{Interface: "vnet0", Netns: path, Key: path + "/vnet0"}, Old: "64", New: "1000"}, res)
 	assert.Equal(t, 64, txQLen(t, h, "vnet0"), "a dry run changes nothing")
 
 	res, err = newTxQueueLen(t, map[string]any{"netns": path, "set": 1000}).Fire(context.Background(), ev)

@@ -2,6 +2,7 @@ package action
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -171,6 +172,11 @@ func TestWebhookDryRunSendsNothing(t *testing.T) {
 	assert.Equal(t, DryRun, res.Outcome)
 	assert.Contains(t, res.Detail, "(alertmanager) to "+srv.URL)
 	assert.Empty(t, h.requests())
+	// The size it reports is that of the body a real run posts.
+	_, err = a.Fire(context.Background(), testEvent)
+	require.NoError(t, err)
+	require.Len(t, h.requests(), 1)
+	assert.Equal(t, fmt.Sprintf("POST %d bytes (alertmanager) to %s", len(h.requests()[0]), srv.URL), res.Detail)
 }
 
 func TestWebhookConfigRefused(t *testing.T) {
