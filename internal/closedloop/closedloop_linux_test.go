@@ -61,7 +61,6 @@ type loop struct {
 	sink *consumertest.MetricsSink
 	hook *alertmanager
 	logs *observer.ObservedLogs
-	stop func()
 }
 
 // alertmanager records the alerts posted to its v2 API.
@@ -177,14 +176,10 @@ discovery: {interval: 1s}
 	host := componenttest.NewNopHost()
 	require.NoError(t, proc.Start(context.Background(), host))
 	require.NoError(t, recv.Start(context.Background(), host))
-	var once sync.Once
-	l.stop = func() {
-		once.Do(func() {
-			require.NoError(t, recv.Shutdown(context.Background()))
-			require.NoError(t, proc.Shutdown(context.Background()))
-		})
-	}
-	t.Cleanup(l.stop)
+	t.Cleanup(func() {
+		require.NoError(t, recv.Shutdown(context.Background()))
+		require.NoError(t, proc.Shutdown(context.Background()))
+	})
 	t.Cleanup(func() {
 		if t.Failed() { // what the actions did, for the CI log
 			for _, e := range l.logs.FilterMessageSnippet("sli action").All() {
