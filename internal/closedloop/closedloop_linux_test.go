@@ -304,6 +304,7 @@ type traffic struct {
 	done   chan struct{}
 	rx     *vmlab.UDPReceiver
 	sent   int
+	once   sync.Once // stop runs from the test and from its defer
 }
 
 func (l *loop) startTraffic() *traffic {
@@ -329,10 +330,12 @@ func (l *loop) startTraffic() *traffic {
 }
 
 func (tr *traffic) stop() int {
-	tr.cancel()
-	<-tr.done
-	tr.rx.Wait(context.Background(), uint64(tr.sent), 300*time.Millisecond)
-	_ = tr.rx.Close()
+	tr.once.Do(func() {
+		tr.cancel()
+		<-tr.done
+		tr.rx.Wait(context.Background(), uint64(tr.sent), 300*time.Millisecond)
+		_ = tr.rx.Close()
+	})
 	return tr.sent
 }
 
