@@ -74,7 +74,7 @@ func run(ctx context.Context, dist, config string) error {
 		fmt.Printf("         %s  tap %s  VMM pid %d (worker thread vhost-%d)  guest %s\n", vm.Name, vm.HostTap, vm.PID, vm.PID, vm.IP)
 	}
 
-	col, err := startCollector(ctx, dist, config, vm0.HostTap, vm1.HostTap)
+	col, err := startCollector(dist, config, vm0.HostTap, vm1.HostTap)
 	if err != nil {
 		return err
 	}
@@ -297,7 +297,7 @@ type collector struct {
 	done   chan error
 }
 
-func startCollector(ctx context.Context, dist, config, tap0, tap1 string) (*collector, error) {
+func startCollector(dist, config, tap0, tap1 string) (*collector, error) {
 	if _, err := os.Stat(dist); err != nil {
 		return nil, fmt.Errorf("%w: run make build", err)
 	}
