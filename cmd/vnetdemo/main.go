@@ -99,12 +99,18 @@ func baseline(ctx context.Context, st story, lab *vmlab.Lab, col *collector, vms
 	}
 	st.say("Baseline: 1000 UDP datagrams to each VM.")
 	for _, vm := range vms {
-		vmmBefore, _ := vm.Control.Stats()
+		vmmBefore, err := vm.Control.Stats()
+		if err != nil {
+			return err
+		}
 		res, err := vmlab.UDPBurst(ctx, lab.Client(), vm.Guest(), vmlab.UDPSpec{Count: 1000, Size: 200, Rate: 5000}, 300*time.Millisecond)
 		if err != nil {
 			return err
 		}
-		vmmAfter, _ := vm.Control.Stats()
+		vmmAfter, err := vm.Control.Stats()
+		if err != nil {
+			return err
+		}
 		time.Sleep(600 * time.Millisecond) // two collections
 		after, err := col.scrape(ctx)
 		if err != nil {
@@ -134,7 +140,10 @@ func overflow(ctx context.Context, st story, lab *vmlab.Lab, col *collector, vm,
 	if err != nil {
 		return err
 	}
-	sigBefore, _ := vm.Control.Stats()
+	sigBefore, err := vm.Control.Stats()
+	if err != nil {
+		return err
+	}
 	before, err := col.scrape(ctx)
 	if err != nil {
 		return err
@@ -186,8 +195,14 @@ func overflow(ctx context.Context, st story, lab *vmlab.Lab, col *collector, vm,
 	if err != nil {
 		return err
 	}
-	qlen, _ := vm.TxQueueLen()
-	sigAfter, _ := vm.Control.Stats()
+	qlen, err := vm.TxQueueLen()
+	if err != nil {
+		return err
+	}
+	sigAfter, err := vm.Control.Stats()
+	if err != nil {
+		return err
+	}
 	reported := sumDrops(after, vm, "") - sumDrops(before, vm, "")
 	fmt.Println()
 	st.say("What happened, in figures:")
