@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vnetpath/vnetpath/internal/discovery"
+	"github.com/vnetpath/vnetpath/internal/kmetrics"
 	"github.com/vnetpath/vnetpath/internal/netdev"
 	"github.com/vnetpath/vnetpath/internal/probes"
 	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
@@ -127,7 +128,9 @@ func (e *engine) refresh(ctx context.Context) {
 	e.logChanges(vms)
 	e.mapError(ctx, "devices", e.devices.Sync(keys(a.vmFacing)))
 	e.mapError(ctx, "workers", e.workers.Sync(keys(a.workers)))
-	e.forgetGone(a.names, a.vmms)
+	if err := e.forgetGone(a.names, a.vmms); err != nil {
+		e.logger.Warn("Removing the map entries of gone devices and VMMs failed", zap.Error(err))
+	}
 	e.sweepRing(ctx)
 	e.current.Store(a)
 	e.telemetry.VnetHostDiscoveryVms.Record(ctx, int64(len(vms)))
@@ -228,23 +231,27 @@ func (e *engine) workerMaps() *probes.KeyedMaps[uint32] {
 
 // forgetGone removes kernel-inserted entries of devices that no longer exist
 // in a watched namespace and of VMMs that exited.
-func (e *engine) forgetGone(names map[probes.DevKey]string, vmms map[uint32]vmInfo) {
+func (e *engine) forgetGone(names map[probes.DevKey]string, vmms map[uint32]vmInfo) error {
 	gone := func(k probes.DevKey) bool {
 		_, exists := names[k]
 		return e.watched[k.NetNS] && !exists
 	}
+	var errs []error
 	if g := e.set.Group(probes.Drops); g != nil {
-		deleteWhere(g.Map("drop_counts"), func(k probes.DropKey) bool { return k.Dev.Ifindex != 0 && gone(k.Dev) })
+		errs = append(errs, deleteWhere[probes.DropKey, uint64](g.Map("drop_counts"), func(k probes.DropKey) bool {
+			return k.Dev.Ifindex != 0 && gone(k.Dev)
+		}))
 	}
 	if g := e.set.Group(probes.NAPI); g != nil {
-		deleteWhere(g.Map("napi_counters"), gone)
+		errs = append(errs, deleteWhere[probes.DevKey, probes.NAPICounters](g.Map("napi_counters"), gone))
 	}
 	if g := e.set.Group(probes.KVM); g != nil {
-		deleteWhere(g.Map("kvm_counters"), func(tgid uint32) bool {
+		errs = append(errs, deleteWhere[uint32, probes.KVMCounters](g.Map("kvm_counters"), func(tgid uint32) bool {
 			_, vmm := vmms[tgid]
 			return !vmm && !processExists(tgid)
-		})
+		}))
 	}
+	return errors.Join(errs...)
 }
 
 func processExists(pid uint32) bool {
@@ -252,21 +259,20 @@ func processExists(pid uint32) bool {
 	return err == nil
 }
 
-// deleteWhere deletes the keys of m that match; keys are collected first
-// because deleting while iterating a hash map restarts the walk.
-func deleteWhere[K comparable](m *ebpf.Map, match func(K) bool) {
-	var k K
+// deleteWhere deletes the keys of a per-CPU map (values V per CPU) that
+// match; keys are collected first because deleting while iterating a hash
+// map restarts the walk.
+func deleteWhere[K, V any](m *ebpf.Map, match func(K) bool) error {
 	var doomed []K
-	it := m.Iterate()
-	var v []byte
-	for it.Next(&k, &v) {
+	err := kmetrics.Iterate(m, func(k K, _ []V) {
 		if match(k) {
 			doomed = append(doomed, k)
 		}
-	}
+	})
 	for _, k := range doomed {
 		_ = m.Delete(k)
 	}
+	return err
 }
 
 // sweepRing forgets packets whose dequeue from a tap ring was never seen
