@@ -55,7 +55,6 @@ func (s *guestScraper) start(ctx context.Context, _ component.Host) error {
 	if err := s.inst.acquire(ctx); err != nil {
 		return err
 	}
-	s.mb = metadata.NewMetricsBuilder(s.inst.cfg.MetricsBuilderConfig, s.inst.set, metadata.WithStartTime(s.inst.loaded))
 	s.readers = map[string]func(*collection) error{}
 	if g := s.inst.probes.Group(probes.Drops); g != nil {
 		reasons, err := kbtf.DefaultSource().DropReasons()
@@ -68,6 +67,8 @@ func (s *guestScraper) start(ctx context.Context, _ component.Host) error {
 	if g := s.inst.probes.Group(probes.TCP); g != nil {
 		s.readers[probes.TCP] = tcpReader(g, s.inst.loaded)
 	}
+	// Set last: shutdown releases the instance only if start succeeded.
+	s.mb = metadata.NewMetricsBuilder(s.inst.cfg.MetricsBuilderConfig, s.inst.set, metadata.WithStartTime(s.inst.loaded))
 	return nil
 }
 
@@ -91,7 +92,7 @@ func (s *guestScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 
 func (s *guestScraper) shutdown(ctx context.Context) error {
 	if s.mb == nil {
-		return nil
+		return nil // never started, or start failed and released
 	}
 	return s.inst.release(ctx)
 }

@@ -55,7 +55,6 @@ func (s *hostScraper) start(ctx context.Context, _ component.Host) error {
 	if err := s.inst.acquire(ctx); err != nil {
 		return err
 	}
-	s.mb = metadata.NewMetricsBuilder(s.inst.cfg.MetricsBuilderConfig, s.inst.set, metadata.WithStartTime(s.inst.loaded))
 	for _, st := range s.inst.probes.Status() {
 		if !st.Active || st.Group == probes.Trace {
 			continue
@@ -68,6 +67,8 @@ func (s *hostScraper) start(ctx context.Context, _ component.Host) error {
 		g := s.inst.probes.Group(st.Group)
 		s.groups = append(s.groups, &group{name: st.Group, reader: r, breaker: kmetrics.NewBreaker(time.Now), errs: g.Map(st.Group + "_errors")})
 	}
+	// Set last: shutdown releases the instance only if start succeeded.
+	s.mb = metadata.NewMetricsBuilder(s.inst.cfg.MetricsBuilderConfig, s.inst.set, metadata.WithStartTime(s.inst.loaded))
 	return nil
 }
 
@@ -176,7 +177,7 @@ func (s *hostScraper) countOverflows(ctx context.Context, g *group) {
 
 func (s *hostScraper) shutdown(ctx context.Context) error {
 	if s.mb == nil {
-		return nil // never started
+		return nil // never started, or start failed and released
 	}
 	return s.inst.release(ctx)
 }
