@@ -52,6 +52,21 @@ func (s *Scanner) Scan() ([]VM, Stats, error) {
 	return vms, stats, nil
 }
 
+// VMName returns the VM name process pid's command line sets (see
+// ParseName), "" if none: the name of a VMM that Scan does not list.
+func (s *Scanner) VMName(pid int) (string, error) {
+	d, err := openProcDir(cmp.Or(s.Proc, "/proc"), pid)
+	if err != nil {
+		return "", err
+	}
+	defer d.close()
+	cmdline, err := d.readAll("cmdline")
+	if err != nil {
+		return "", err
+	}
+	return ParseName(splitCmdline(cmdline)), nil
+}
+
 // listPIDs returns the numeric entries of the proc root, unsorted.
 func listPIDs(root string) ([]int, error) {
 	f, err := os.Open(root)

@@ -108,6 +108,20 @@ func TestScanFixture(t *testing.T) {
 	}
 }
 
+func TestVMName(t *testing.T) {
+	s := &Scanner{Proc: hostFixture(t)}
+	for pid, want := range map[int]string{100: "vm1", 400: "vm,with,commas", 300: "", 2: ""} {
+		if got, err := s.VMName(pid); got != want || err != nil {
+			t.Errorf("VMName(%d) = %q, %v; want %q", pid, got, err, want)
+		}
+	}
+	for _, pid := range []int{600, 999} { // exited before its cmdline was read; no such process
+		if got, err := s.VMName(pid); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("VMName(%d) = %q, %v; want a not-exist error", pid, got, err)
+		}
+	}
+}
+
 // TestScanHugeFDTable checks a table of several readdir chunks, and that
 // only tun fds have their fdinfo read: the others' fdinfo are directories,
 // which would count as errors if read.

@@ -11,3 +11,8 @@ import (
 func (s *Scanner) Scan() ([]VM, Stats, error) {
 	return nil, Stats{}, fmt.Errorf("VM discovery reads Linux /proc: %w", errors.ErrUnsupported)
 }
+
+// VMName needs Linux's /proc.
+func (s *Scanner) VMName(int) (string, error) {
+	return "", fmt.Errorf("VM discovery reads Linux /proc: %w", errors.ErrUnsupported)
+}

@@ -6,9 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -104,11 +101,8 @@ func (s *hostScraper) newReader(name string, loaded pcommon.Timestamp) (reader, 
 
 // vmFromProc names a KVM user the discovery did not list (a VM without a tap).
 func vmFromProc(pid uint32) vmInfo {
-	raw, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(pid), 10) + "/cmdline")
-	if err != nil {
-		return vmInfo{pid: int64(pid)}
-	}
-	return vmInfo{name: discovery.ParseName(strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")), pid: int64(pid)}
+	name, _ := (&discovery.Scanner{}).VMName(int(pid)) // nameless if it cannot be read
+	return vmInfo{name: name, pid: int64(pid)}
 }
 
 func (s *hostScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
