@@ -382,6 +382,17 @@ func TestKVMAttributionFromRecordedCounts(t *testing.T) {
 		return strings.Contains(string(b), "guest=tapless-vm")
 	}, 5*time.Second, 10*time.Millisecond)
 
+	// Count the reader's /proc look-ups of unlisted VMMs.
+	var kr *kvmReader
+	for _, g := range s.groups {
+		if g.name == probes.KVM {
+			kr = g.reader.(*kvmReader)
+		}
+	}
+	named := map[int]int{}
+	vmOf := kr.vmOf
+	kr.vmOf = func(tgid uint32) vmInfo { named[int(tgid)]++; return vmOf(tgid) }
+
 	m := s.inst.probes.Group(probes.KVM).Map("kvm_counters")
 	ncpu, err := ebpf.PossibleCPU()
 	require.NoError(t, err)
@@ -401,6 +412,19 @@ func TestKVMAttributionFromRecordedCounts(t *testing.T) {
 	op := []string{"vm.name=tapless-vm", fmt.Sprintf("process.pid=%d", other.Process.Pid)}
 	require.Equal(t, int64(7), r.sum("vnet.kvm.interrupts", append(op, "vnet.kvm.source=gsi")...))
 	require.Equal(t, int64(9), r.sum("vnet.kvm.kicks", append(op, "vnet.kvm.source=pio")...))
+
+	// The unlisted VMM is read from /proc once while its entry lives, and
+	// afresh when its entry comes back; the listed one never.
+	r = scrapeIndexed(t, s)
+	require.Equal(t, int64(7), r.sum("vnet.kvm.interrupts", append(op, "vnet.kvm.source=gsi")...))
+	require.Equal(t, 1, named[other.Process.Pid])
+	require.NoError(t, m.Delete(uint32(other.Process.Pid)))
+	scrapeIndexed(t, s)
+	record(other.Process.Pid, probes.KVMCounters{GSIIRQs: 7, PIO: 9})
+	r = scrapeIndexed(t, s)
+	require.Equal(t, int64(7), r.sum("vnet.kvm.interrupts", append(op, "vnet.kvm.source=gsi")...))
+	require.Equal(t, 2, named[other.Process.Pid])
+	require.Zero(t, named[vm.PID])
 }
 
 // TestMissingHookLeavesOthersRunning: a group whose tracepoint does not

@@ -394,6 +394,9 @@ type kvmReader struct {
 	// vmOf names a VMM the last discovery did not list (e.g. a VM without
 	// a tap); the kvm group sees every KVM user.
 	vmOf func(tgid uint32) vmInfo
+	// unlisted holds what vmOf said of the VMMs of the last read, so a
+	// process is named once while its entry lives rather than every read.
+	unlisted map[uint32]vmInfo
 }
 
 func newKVMReader(g *probes.Group, loaded pcommon.Timestamp, vmOf func(uint32) vmInfo) *kvmReader {
@@ -406,6 +409,7 @@ func newKVMReader(g *probes.Group, loaded pcommon.Timestamp, vmOf func(uint32) v
 }
 
 func (r *kvmReader) read(c *collection) error {
+	unlisted := make(map[uint32]vmInfo, len(r.unlisted))
 	err := kmetrics.Iterate(r.m, func(tgid uint32, perCPU []probes.KVMCounters) {
 		var t probes.KVMCounters
 		for _, v := range perCPU {
@@ -417,7 +421,10 @@ func (r *kvmReader) read(c *collection) error {
 		}
 		vm, ok := c.attr.vmms[tgid]
 		if !ok {
-			vm = r.vmOf(tgid)
+			if vm, ok = r.unlisted[tgid]; !ok {
+				vm = r.vmOf(tgid)
+			}
+			unlisted[tgid] = vm
 		}
 		add := func(cum *kmetrics.Cumulative[kvmSource, kvmAttrs], source string, n uint64) {
 			// Most VMs use one kind of kick and interrupt: no zero series.
@@ -434,6 +441,7 @@ func (r *kvmReader) read(c *collection) error {
 	if err != nil {
 		return err
 	}
+	r.unlisted = unlisted
 	r.interrupts.Collect(c.now, func(a kvmAttrs, start pcommon.Timestamp, v []uint64) {
 		c.record(start, func() {
 			c.mb.RecordVnetKvmInterruptsDataPoint(c.now, int64(v[0]), metadata.MapAttributeVnetKvmSource[a.source], a.vm.options()...)
