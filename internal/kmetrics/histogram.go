@@ -59,8 +59,18 @@ func NewHistograms() *Histograms {
 	return &Histograms{metrics: map[string]pmetric.Metric{}, sm: pmetric.NewScopeMetrics()}
 }
 
-// Add appends one cumulative data point from kernel slots + sum.
-func (h *Histograms) Add(d HistDesc, start, now pcommon.Timestamp, values []uint64, attrs func(pcommon.Map)) {
+// EmitHistograms ends a collection of cum, whose series hold kernel slots
+// + sum (see HistValues), and adds each series to h as a data point of d;
+// attrs writes the series' attributes.
+func EmitHistograms[S, A comparable](h *Histograms, d HistDesc, cum *Cumulative[S, A], now pcommon.Timestamp, attrs func(A, pcommon.Map)) {
+	cum.Collect(now, func(a A, start pcommon.Timestamp, values []uint64) {
+		attrs(a, h.Add(d, start, now, values))
+	})
+}
+
+// Add appends one cumulative data point from kernel slots + sum and
+// returns its attributes, for the caller to fill.
+func (h *Histograms) Add(d HistDesc, start, now pcommon.Timestamp, values []uint64) pcommon.Map {
 	m, ok := h.metrics[d.Name]
 	if !ok {
 		m = h.sm.Metrics().AppendEmpty()
@@ -91,7 +101,7 @@ func (h *Histograms) Add(d HistDesc, start, now pcommon.Timestamp, values []uint
 	dp.BucketCounts().FromRaw(counts)
 	dp.SetCount(total)
 	dp.SetSum(float64(values[probes.HistSlots]) / 1e9)
-	attrs(dp.Attributes())
+	return dp.Attributes()
 }
 
 // MoveTo appends the histograms to the scope metrics of md, creating the

@@ -42,9 +42,14 @@ type collection struct {
 	now   pcommon.Timestamp
 }
 
-func (c *collection) record(start pcommon.Timestamp, rec func()) {
-	c.mb.Reset(metadata.WithStartTime(start))
-	rec()
+// emitSums ends a collection of a counter and records each series with
+// rec, under the series' own start time.
+func emitSums[S, A comparable](c *collection, cum *kmetrics.Cumulative[S, A], rec func(a A, v int64)) {
+	cum.Collect(c.now, func(a A, start pcommon.Timestamp, v []uint64) {
+		// The builder stamps the data points it records with its start time.
+		c.mb.Reset(metadata.WithStartTime(start))
+		rec(a, int64(v[0]))
+	})
 }
 
 func newGuestScraper(inst *instance, set receiver.Settings) *guestScraper {
@@ -109,9 +114,7 @@ func dropsReader(m *ebpf.Map, reasons kbtf.Names, loaded pcommon.Timestamp) func
 		if err != nil {
 			return err
 		}
-		drops.Collect(c.now, func(a dropAttrs, start pcommon.Timestamp, v []uint64) {
-			c.record(start, func() { c.mb.RecordVnetPacketDropsDataPoint(c.now, int64(v[0]), a.nic, a.reason) })
-		})
+		emitSums(c, drops, func(a dropAttrs, v int64) { c.mb.RecordVnetPacketDropsDataPoint(c.now, v, a.nic, a.reason) })
 		return nil
 	}
 }
@@ -131,12 +134,8 @@ func tcpReader(g *probes.Group, loaded pcommon.Timestamp) func(*collection) erro
 		}
 		retrans.Add(0, 0, kmetrics.Sum(counts))
 		srtt.Add(0, 0, kmetrics.HistValues(hists)...)
-		retrans.Collect(c.now, func(_ int, start pcommon.Timestamp, v []uint64) {
-			c.record(start, func() { c.mb.RecordVnetTCPRetransmitsDataPoint(c.now, int64(v[0])) })
-		})
-		srtt.Collect(c.now, func(_ int, start pcommon.Timestamp, v []uint64) {
-			c.hists.Add(histTCPSrtt, start, c.now, v, func(pcommon.Map) {})
-		})
+		emitSums(c, retrans, func(_ int, v int64) { c.mb.RecordVnetTCPRetransmitsDataPoint(c.now, v) })
+		kmetrics.EmitHistograms(c.hists, histTCPSrtt, srtt, c.now, func(int, pcommon.Map) {})
 		return nil
 	}
 }

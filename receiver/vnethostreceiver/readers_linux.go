@@ -22,10 +22,14 @@ type collection struct {
 	now   pcommon.Timestamp
 }
 
-// record sets the series' start time for the builder's next data point.
-func (c *collection) record(start pcommon.Timestamp, rec func()) {
-	c.mb.Reset(metadata.WithStartTime(start))
-	rec()
+// emitSums ends a collection of a counter and records each series with
+// rec, under the series' own start time.
+func emitSums[S, A comparable](c *collection, cum *kmetrics.Cumulative[S, A], rec func(a A, v int64)) {
+	cum.Collect(c.now, func(a A, start pcommon.Timestamp, v []uint64) {
+		// The builder stamps the data points it records with its start time.
+		c.mb.Reset(metadata.WithStartTime(start))
+		rec(a, int64(v[0]))
+	})
 }
 
 // reader turns one probe group's kernel maps into data points.
@@ -113,21 +117,15 @@ func (r *softirqReader) read(c *collection) error {
 			}
 		}
 	}
-	r.counts.Collect(c.now, func(k softirqKey, start pcommon.Timestamp, v []uint64) {
-		c.record(start, func() { c.mb.RecordVnetSoftirqCountDataPoint(c.now, int64(v[0]), k.cpu, k.vec) })
-	})
-	for _, h := range []struct {
-		d kmetrics.HistDesc
-		c *kmetrics.Cumulative[softirqKey, softirqKey]
-	}{{histSoftirqLatency, r.latency}, {histSoftirqDuration, r.duration}} {
-		h.c.Collect(c.now, func(k softirqKey, start pcommon.Timestamp, v []uint64) {
-			c.hists.Add(h.d, start, c.now, v, func(m pcommon.Map) {
-				m.PutInt("cpu.logical_number", k.cpu)
-				m.PutStr("vnet.softirq.vector", k.vec)
-			})
-		})
-	}
+	emitSums(c, r.counts, func(k softirqKey, v int64) { c.mb.RecordVnetSoftirqCountDataPoint(c.now, v, k.cpu, k.vec) })
+	kmetrics.EmitHistograms(c.hists, histSoftirqLatency, r.latency, c.now, softirqKey.put)
+	kmetrics.EmitHistograms(c.hists, histSoftirqDuration, r.duration, c.now, softirqKey.put)
 	return nil
+}
+
+func (k softirqKey) put(m pcommon.Map) {
+	m.PutInt("cpu.logical_number", k.cpu)
+	m.PutStr("vnet.softirq.vector", k.vec)
 }
 
 // devAttrs are the attributes of a per-device series.
@@ -186,15 +184,11 @@ func (r *devicesReader) read(c *collection) error {
 	if err != nil {
 		return err
 	}
-	r.packets.Collect(c.now, func(a ifaceAttrs, start pcommon.Timestamp, v []uint64) {
-		c.record(start, func() {
-			c.mb.RecordVnetInterfacePacketsDataPoint(c.now, int64(v[0]), a.ifname, a.dir, a.vm.options()...)
-		})
+	emitSums(c, r.packets, func(a ifaceAttrs, v int64) {
+		c.mb.RecordVnetInterfacePacketsDataPoint(c.now, v, a.ifname, a.dir, a.vm.options()...)
 	})
-	r.bytes.Collect(c.now, func(a ifaceAttrs, start pcommon.Timestamp, v []uint64) {
-		c.record(start, func() {
-			c.mb.RecordVnetInterfaceBytesDataPoint(c.now, int64(v[0]), a.ifname, a.dir, a.vm.options()...)
-		})
+	emitSums(c, r.bytes, func(a ifaceAttrs, v int64) {
+		c.mb.RecordVnetInterfaceBytesDataPoint(c.now, v, a.ifname, a.dir, a.vm.options()...)
 	})
 	return nil
 }
@@ -223,10 +217,8 @@ func (r *dropsReader) read(c *collection) error {
 	if err != nil {
 		return err
 	}
-	r.drops.Collect(c.now, func(a dropAttrs, start pcommon.Timestamp, v []uint64) {
-		c.record(start, func() {
-			c.mb.RecordVnetPacketDropsDataPoint(c.now, int64(v[0]), a.ifname, a.reason, a.vm.options()...)
-		})
+	emitSums(c, r.drops, func(a dropAttrs, v int64) {
+		c.mb.RecordVnetPacketDropsDataPoint(c.now, v, a.ifname, a.reason, a.vm.options()...)
 	})
 	return nil
 }
@@ -249,9 +241,7 @@ func (r *ringReader) read(c *collection) error {
 	if err != nil {
 		return err
 	}
-	r.residence.Collect(c.now, func(a devAttrs, start pcommon.Timestamp, v []uint64) {
-		c.hists.Add(histRingResidence, start, c.now, v, a.put)
-	})
+	kmetrics.EmitHistograms(c.hists, histRingResidence, r.residence, c.now, devAttrs.put)
 	return nil
 }
 
@@ -307,16 +297,10 @@ func (r *napiReader) read(c *collection) error {
 	if err != nil {
 		return err
 	}
-	r.polls.Collect(c.now, func(a devAttrs, start pcommon.Timestamp, v []uint64) {
-		c.record(start, func() { c.mb.RecordVnetNapiPollsDataPoint(c.now, int64(v[0]), a.ifname, a.vm.options()...) })
-	})
-	r.work.Collect(c.now, func(a devAttrs, start pcommon.Timestamp, v []uint64) {
-		c.record(start, func() { c.mb.RecordVnetNapiWorkDataPoint(c.now, int64(v[0]), a.ifname, a.vm.options()...) })
-	})
-	r.exhausts.Collect(c.now, func(a devAttrs, start pcommon.Timestamp, v []uint64) {
-		c.record(start, func() {
-			c.mb.RecordVnetNapiBudgetExhaustedDataPoint(c.now, int64(v[0]), a.ifname, a.vm.options()...)
-		})
+	emitSums(c, r.polls, func(a devAttrs, v int64) { c.mb.RecordVnetNapiPollsDataPoint(c.now, v, a.ifname, a.vm.options()...) })
+	emitSums(c, r.work, func(a devAttrs, v int64) { c.mb.RecordVnetNapiWorkDataPoint(c.now, v, a.ifname, a.vm.options()...) })
+	emitSums(c, r.exhausts, func(a devAttrs, v int64) {
+		c.mb.RecordVnetNapiBudgetExhaustedDataPoint(c.now, v, a.ifname, a.vm.options()...)
 	})
 	return nil
 }
@@ -362,19 +346,15 @@ func (r *workersReader) read(c *collection) error {
 			return err
 		}
 	}
-	for _, x := range []struct {
-		d kmetrics.HistDesc
-		c *kmetrics.Cumulative[uint32, workerAttrs]
-	}{{histWorkerWait, r.waitC}, {histWorkerRuntime, r.runC}} {
-		x.c.Collect(c.now, func(a workerAttrs, start pcommon.Timestamp, v []uint64) {
-			c.hists.Add(x.d, start, c.now, v, func(m pcommon.Map) {
-				m.PutInt("thread.id", a.tid)
-				m.PutStr("thread.name", a.thread)
-				a.vm.put(m)
-			})
-		})
-	}
+	kmetrics.EmitHistograms(c.hists, histWorkerWait, r.waitC, c.now, workerAttrs.put)
+	kmetrics.EmitHistograms(c.hists, histWorkerRuntime, r.runC, c.now, workerAttrs.put)
 	return nil
+}
+
+func (a workerAttrs) put(m pcommon.Map) {
+	m.PutInt("thread.id", a.tid)
+	m.PutStr("thread.name", a.thread)
+	a.vm.put(m)
 }
 
 type kvmAttrs struct {
@@ -442,15 +422,11 @@ func (r *kvmReader) read(c *collection) error {
 		return err
 	}
 	r.unlisted = unlisted
-	r.interrupts.Collect(c.now, func(a kvmAttrs, start pcommon.Timestamp, v []uint64) {
-		c.record(start, func() {
-			c.mb.RecordVnetKvmInterruptsDataPoint(c.now, int64(v[0]), metadata.MapAttributeVnetKvmSource[a.source], a.vm.options()...)
-		})
+	emitSums(c, r.interrupts, func(a kvmAttrs, v int64) {
+		c.mb.RecordVnetKvmInterruptsDataPoint(c.now, v, metadata.MapAttributeVnetKvmSource[a.source], a.vm.options()...)
 	})
-	r.kicks.Collect(c.now, func(a kvmAttrs, start pcommon.Timestamp, v []uint64) {
-		c.record(start, func() {
-			c.mb.RecordVnetKvmKicksDataPoint(c.now, int64(v[0]), metadata.MapAttributeVnetKvmSource[a.source], a.vm.options()...)
-		})
+	emitSums(c, r.kicks, func(a kvmAttrs, v int64) {
+		c.mb.RecordVnetKvmKicksDataPoint(c.now, v, metadata.MapAttributeVnetKvmSource[a.source], a.vm.options()...)
 	})
 	return nil
 }
