@@ -3,6 +3,7 @@
 package vnethostreceiver // import "github.com/vnetpath/vnetpath/receiver/vnethostreceiver"
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/cilium/ebpf"
@@ -58,12 +59,12 @@ type softirqKey struct {
 
 // softirqReader reads the per-CPU counts and histograms, one slot per vector.
 type softirqReader struct {
-	g          *probes.Group
-	vectors    []string
-	histVector map[string]bool
-	counts     *kmetrics.Cumulative[softirqKey, softirqKey]
-	latency    *kmetrics.Cumulative[softirqKey, softirqKey]
-	duration   *kmetrics.Cumulative[softirqKey, softirqKey]
+	countsMap, latencyMap, durationMap *ebpf.Map
+	vectors                            []string
+	histVector                         map[string]bool
+	counts                             *kmetrics.Cumulative[softirqKey, softirqKey]
+	latency                            *kmetrics.Cumulative[softirqKey, softirqKey]
+	duration                           *kmetrics.Cumulative[softirqKey, softirqKey]
 }
 
 func newSoftirqReader(g *probes.Group, names kbtf.Names, histVectors []string, loaded pcommon.Timestamp) *softirqReader {
@@ -76,7 +77,8 @@ func newSoftirqReader(g *probes.Group, names kbtf.Names, histVectors []string, l
 		hv[v] = true
 	}
 	return &softirqReader{
-		g: g, vectors: vectors, histVector: hv,
+		countsMap: g.Map("softirq_counts"), latencyMap: g.Map("softirq_latency"), durationMap: g.Map("softirq_duration"),
+		vectors: vectors, histVector: hv,
 		counts:   kmetrics.NewCumulative[softirqKey, softirqKey](loaded),
 		latency:  kmetrics.NewCumulative[softirqKey, softirqKey](loaded),
 		duration: kmetrics.NewCumulative[softirqKey, softirqKey](loaded),
@@ -87,7 +89,7 @@ func (r *softirqReader) read(c *collection) error {
 	var counts []uint64
 	var latency, duration []probes.Hist
 	for vec, name := range r.vectors {
-		if err := r.g.Map("softirq_counts").Lookup(uint32(vec), &counts); err != nil {
+		if err := r.countsMap.Lookup(uint32(vec), &counts); err != nil {
 			return fmt.Errorf("read softirq_counts[%s]: %w", name, err)
 		}
 		for cpu, n := range counts {
@@ -100,10 +102,10 @@ func (r *softirqReader) read(c *collection) error {
 		if !r.histVector[name] {
 			continue
 		}
-		if err := r.g.Map("softirq_latency").Lookup(uint32(vec), &latency); err != nil {
+		if err := r.latencyMap.Lookup(uint32(vec), &latency); err != nil {
 			return fmt.Errorf("read softirq_latency[%s]: %w", name, err)
 		}
-		if err := r.g.Map("softirq_duration").Lookup(uint32(vec), &duration); err != nil {
+		if err := r.durationMap.Lookup(uint32(vec), &duration); err != nil {
 			return fmt.Errorf("read softirq_duration[%s]: %w", name, err)
 		}
 		for cpu := range latency {
@@ -276,18 +278,14 @@ func newNAPIReader(g *probes.Group, loaded pcommon.Timestamp) *napiReader {
 func (r *napiReader) read(c *collection) error {
 	err := kmetrics.Iterate(r.m, func(k probes.DevKey, perCPU []probes.NAPICounters) {
 		var t probes.NAPICounters
-		name := ""
 		for _, v := range perCPU {
 			t.Polls += v.Polls
 			t.Work += v.Work
 			t.BudgetExhausted += v.BudgetExhausted
-			if name == "" {
-				name = cString(v.Name[:])
-			}
 		}
 		d := c.attr.device(k)
 		if d.name == "" {
-			d.name = name
+			d.name = napiName(perCPU)
 		}
 		a := devAttrs{d.name, d.vm}
 		r.polls.Add(k, a, t.Polls)
@@ -305,13 +303,15 @@ func (r *napiReader) read(c *collection) error {
 	return nil
 }
 
-func cString(b []byte) string {
-	for i, c := range b {
-		if c == 0 {
-			return string(b[:i])
+// napiName is the device name the kernel recorded with the polls, for a
+// device outside the watched namespaces: the first CPU's that has one.
+func napiName(perCPU []probes.NAPICounters) string {
+	for _, v := range perCPU {
+		if name, _, _ := bytes.Cut(v.Name[:], []byte{0}); len(name) > 0 {
+			return string(name)
 		}
 	}
-	return string(b)
+	return ""
 }
 
 type workerAttrs struct {
