@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/vnetpath/vnetpath/internal/netdev"
 	"github.com/vnetpath/vnetpath/internal/probes"
 	"github.com/vnetpath/vnetpath/internal/testenv"
 	"github.com/vnetpath/vnetpath/internal/vmlab"
@@ -425,6 +426,41 @@ func TestKVMAttributionFromRecordedCounts(t *testing.T) {
 	require.Equal(t, int64(7), r.sum("vnet.kvm.interrupts", append(op, "vnet.kvm.source=gsi")...))
 	require.Equal(t, 2, named[other.Process.Pid])
 	require.Zero(t, named[vm.PID])
+}
+
+// TestNAPIFromRecordedCounts: no NIC here polls reliably, so the napi map is
+// filled with recorded counts: per-CPU counts are summed, a device of a
+// watched namespace is named by the namespace, another by the name the
+// kernel recorded.
+func TestNAPIFromRecordedCounts(t *testing.T) {
+	testenv.RequireRoot(t)
+	cfg := labConfig()
+	cfg.Probes = []string{probes.NAPI}
+	s := startScraper(t, cfg)
+	own, err := netdev.OwnNetNS()
+	require.NoError(t, err)
+	ncpu, err := ebpf.PossibleCPU()
+	require.NoError(t, err)
+	m := s.inst.probes.Group(probes.NAPI).Map("napi_counters")
+	record := func(k probes.DevKey, perCPU ...probes.NAPICounters) {
+		vals := make([]probes.NAPICounters, ncpu)
+		copy(vals, perCPU)
+		require.NoError(t, m.Put(k, vals))
+	}
+	named := func(name string) (n [16]byte) { copy(n[:], name); return n }
+	// ifindex 1 of the collector's namespace is lo, whatever the kernel recorded.
+	record(probes.DevKey{NetNS: own, Ifindex: 1},
+		probes.NAPICounters{Polls: 10, Work: 64, Name: named("stale")}, probes.NAPICounters{Polls: 5, Work: 3, BudgetExhausted: 1})
+	record(probes.DevKey{NetNS: 1, Ifindex: 7}, probes.NAPICounters{}, probes.NAPICounters{Polls: 2, Work: 9, Name: named("vnet-unwatched")})
+	r := scrapeIndexed(t, s)
+
+	for metric, want := range map[string]int64{"vnet.napi.polls": 15, "vnet.napi.work": 67, "vnet.napi.budget_exhausted": 1} {
+		require.Equal(t, want, r.sums[metric]["network.interface.name=lo"], metric)
+	}
+	for metric, want := range map[string]int64{"vnet.napi.polls": 2, "vnet.napi.work": 9, "vnet.napi.budget_exhausted": 0} {
+		require.Equal(t, want, r.sums[metric]["network.interface.name=vnet-unwatched"], metric)
+	}
+	require.Empty(t, r.series("vnet.napi.polls", "network.interface.name=stale"))
 }
 
 // TestMissingHookLeavesOthersRunning: a group whose tracepoint does not
