@@ -1,6 +1,8 @@
-// Package sharedcomp shares one receiver instance between the pipelines
+// Package sharedcomp holds what the vnet_host and vnet_guest receivers'
+// instances do alike: one instance is shared between the pipelines
 // (metrics, traces) that use the same configuration, as contrib's
-// sharedcomponent does: its probes load once.
+// sharedcomponent does, so its probes load once; and its probe groups are
+// reported the same way.
 package sharedcomp // import "github.com/vnetpath/vnetpath/internal/sharedcomp"
 
 import (

@@ -90,17 +90,7 @@ func (i *instance) load(ctx context.Context) error {
 	i.loaded = pcommon.NewTimestampFromTime(time.Now())
 	i.nics = i.nicMaps()
 	i.names.Store(&map[probes.DevKey]string{})
-	var active, disabled []string
-	for _, st := range set.Status() {
-		state := "disabled"
-		if st.Active {
-			state, active = "active", append(active, st.Group)
-		} else {
-			disabled = append(disabled, st.Group)
-		}
-		tb.VnetGuestProbeGroups.Record(ctx, boolToInt(st.Active), metric.WithAttributes(
-			attribute.String("group", st.Group), attribute.String("state", state), attribute.String("reason", st.Reason)))
-	}
+	active, disabled := sharedcomp.ReportProbeGroups(ctx, set.Status(), tb.VnetGuestProbeGroups)
 	if err := i.watchNetNS(); err != nil {
 		i.set.Logger.Warn("TCP metrics cannot name the watched namespace", zap.Error(err))
 	}
@@ -192,13 +182,6 @@ func (i *instance) nicNames() []string {
 		}
 	}
 	return out
-}
-
-func boolToInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func (i *instance) startTracer(g *probes.Group) error {

@@ -12,8 +12,6 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/receiver"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/vnetpath/vnetpath/internal/pathtrace"
@@ -98,18 +96,7 @@ func (i *instance) load(ctx context.Context) error {
 		tb.Shutdown()
 		return fmt.Errorf("watch devices: %w", err)
 	}
-	var active, disabled []string
-	for _, st := range set.Status() {
-		state := "disabled"
-		if st.Active {
-			state = "active"
-			active = append(active, st.Group)
-		} else {
-			disabled = append(disabled, st.Group)
-		}
-		tb.VnetHostProbeGroups.Record(ctx, boolToInt(st.Active), metric.WithAttributes(
-			attribute.String("group", st.Group), attribute.String("state", state), attribute.String("reason", st.Reason)))
-	}
+	active, disabled := sharedcomp.ReportProbeGroups(ctx, set.Status(), tb.VnetHostProbeGroups)
 	eng.start(ctx)
 	i.probes, i.engine, i.telemetry, i.loaded = set, eng, tb, loaded
 	if g := set.Group(probes.Trace); g != nil {
@@ -123,13 +110,6 @@ func (i *instance) load(ctx context.Context) error {
 	i.set.Logger.Info("vnet_host probes attached", zap.Strings("active", active), zap.Strings("disabled", disabled),
 		zap.Strings("interfaces.include", i.cfg.Interfaces.Include), zap.Strings("netns", i.cfg.NetNS))
 	return nil
-}
-
-func boolToInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func (i *instance) startTracer(g *probes.Group) error {

@@ -480,14 +480,14 @@ func TestMissingHookLeavesOthersRunning(t *testing.T) {
 	var want []metricdata.DataPoint[int64]
 	for _, st := range s.inst.probes.Status() {
 		require.Equal(t, st.Group != probes.NAPI, st.Active, st.Group)
-		state := "active"
+		state, attached := "active", int64(1)
 		if !st.Active {
-			state = "disabled"
+			state, attached = "disabled", 0
 			require.Contains(t, st.Reason, "tracepoint vnet_no_such_tracepoint: hook not found in this kernel")
 		}
 		want = append(want, metricdata.DataPoint[int64]{
 			Attributes: attribute.NewSet(attribute.String("group", st.Group), attribute.String("state", state), attribute.String("reason", st.Reason)),
-			Value:      boolToInt(st.Active),
+			Value:      attached,
 		})
 	}
 	require.Len(t, want, len(probes.Names(probes.Host)))
