@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -138,7 +139,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	for i, v := range c.Softirq.HistogramVectors {
-		if !contains(softirqVectors, v) {
+		if !slices.Contains(softirqVectors, v) {
 			errs = append(errs, fmt.Errorf("softirq.histogram_vectors[%d]: unknown vector %q; allowed: %s", i, v, strings.Join(softirqVectors, ", ")))
 		}
 	}
@@ -169,13 +170,4 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Tracing.Validate())
 	return errors.Join(errs...)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
