@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -91,20 +90,16 @@ func Parse(r io.Reader) (Samples, error) {
 }
 
 func parseLine(line string) (Sample, error) {
-	s := Sample{Labels: map[string]string{}}
-	rest := line
-	if i := strings.IndexAny(line, "{ "); i > 0 {
-		s.Name, rest = line[:i], line[i:]
-	} else {
-		return s, fmt.Errorf("no value in %q", line)
+	i := strings.IndexAny(line, "{ ")
+	if i <= 0 {
+		return Sample{}, fmt.Errorf("no value in %q", line)
 	}
+	s, rest := Sample{Name: line[:i], Labels: map[string]string{}}, line[i:]
 	if rest[0] == '{' {
-		labels, after, err := parseLabels(rest[1:])
-		if err != nil {
+		var err error
+		if s.Labels, rest, err = parseLabels(rest[1:]); err != nil {
 			return s, err
 		}
-		maps.Copy(s.Labels, labels)
-		rest = after
 	}
 	fields := strings.Fields(rest)
 	if len(fields) == 0 {
