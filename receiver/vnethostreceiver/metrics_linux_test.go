@@ -264,10 +264,14 @@ func TestOtherVMStaysFlat(t *testing.T) {
 	s := startScraper(t, labConfig())
 
 	before := scrapeIndexed(t, s)
+	tapBefore, err := vm0.HostTapStats()
+	require.NoError(t, err)
 	require.NoError(t, vm0.Control.Pause(vmmctl.ToGuest))
 	udpToGuest(t, lab, vm0, 500, 20000)
 	require.NoError(t, vm0.Control.Resume(vmmctl.ToGuest))
-	_, err := vmlab.TCPBulk(context.Background(), lab.Client(), vm0.Guest(), 1<<20)
+	_, err = vmlab.TCPBulk(context.Background(), lab.Client(), vm0.Guest(), 1<<20)
+	require.NoError(t, err)
+	tapAfter, err := vm0.HostTapStats()
 	require.NoError(t, err)
 	after := scrapeIndexed(t, s)
 
@@ -280,6 +284,11 @@ func TestOtherVMStaysFlat(t *testing.T) {
 	key := strings.Join(sortedPairs(vmPairs(vm1)), ",")
 	require.Equal(t, countOf(before.hists["vnet.tap.ring.residence"][key]), countOf(after.hists["vnet.tap.ring.residence"][key]))
 	require.Greater(t, after.sum("vnet.packet.drops", append(vmPairs(vm0), "vnet.drop.reason=FULL_RING")...), int64(0))
+	// vm0's drops, all of them, went to vm0: as many as its tap counted.
+	dropped := int64(tapAfter.Sub(tapBefore).TxDropped)
+	require.GreaterOrEqual(t, dropped, int64(500-64), "ground truth: the paused ring holds 64")
+	fullRing := append(vmPairs(vm0), "vnet.drop.reason=FULL_RING")
+	require.Equal(t, dropped, after.sum("vnet.packet.drops", fullRing...)-before.sum("vnet.packet.drops", fullRing...))
 }
 
 // TestWorkerThreadAttributed: the VMM's vhost-<pid> thread is measured under
@@ -289,8 +298,9 @@ func TestWorkerThreadAttributed(t *testing.T) {
 	lab := vmlab.NewT(t, vmlab.Options{})
 	vm := lab.VM(0)
 	s := startScraper(t, labConfig())
+	slicesBefore, before := idleWorker(t, vm, s)
 	udpToGuest(t, lab, vm, 200, 2000)
-	after := scrapeIndexed(t, s)
+	slicesAfter, after := idleWorker(t, vm, s)
 
 	want := []string{
 		fmt.Sprintf("process.pid=%d", vm.PID), fmt.Sprintf("thread.id=%d", vm.WorkerTID),
@@ -300,6 +310,38 @@ func TestWorkerThreadAttributed(t *testing.T) {
 		got := after.series(metric, fmt.Sprintf("process.pid=%d", vm.PID))
 		require.Equal(t, []string{strings.Join(want, ",")}, got, metric)
 		require.NotZero(t, after.hists[metric][got[0]].Count(), "%s counted no scheduling of the worker", metric)
+	}
+	// Ground truth: the kernel's count of the worker's time slices. Each
+	// one is in the runtime histogram; each wait ends in one.
+	key := strings.Join(want, ",")
+	ran := slicesAfter - slicesBefore
+	require.Equal(t, ran, after.hists["vnet.worker.runtime"][key].Count()-countOf(before.hists["vnet.worker.runtime"][key]))
+	require.LessOrEqual(t, after.hists["vnet.worker.wait"][key].Count()-countOf(before.hists["vnet.worker.wait"][key]), ran)
+}
+
+// idleWorker waits until the VM's worker thread sleeps, then scrapes: it
+// returns the thread's time slices so far (the third field of its
+// schedstat) and the scrape, taken while the thread ran neither a new
+// slice nor any time.
+func idleWorker(t *testing.T, vm *vmlab.VM, s *hostScraper) (uint64, scrapeResult) {
+	t.Helper()
+	schedstat := func() (runNs, timeslices uint64) {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/schedstat", vm.PID, vm.WorkerTID))
+		require.NoError(t, err)
+		var waitNs uint64
+		_, err = fmt.Sscanf(string(raw), "%d %d %d", &runNs, &waitNs, &timeslices)
+		require.NoError(t, err)
+		return runNs, timeslices
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		run, n := schedstat()
+		time.Sleep(20 * time.Millisecond)
+		r := scrapeIndexed(t, s)
+		if run2, n2 := schedstat(); run2 == run && n2 == n {
+			return n, r
+		}
+		require.True(t, time.Now().Before(deadline), "the worker thread never slept for 20 ms")
 	}
 }
 
