@@ -40,12 +40,10 @@ type hostScraper struct {
 	logger *zap.Logger
 	mb     *metadata.MetricsBuilder
 	groups []*group
-	// retryPause spaces the retries of a failed read.
-	retryPause time.Duration
 }
 
 func newHostScraper(inst *instance, set receiver.Settings) *hostScraper {
-	return &hostScraper{inst: inst, logger: set.Logger, retryPause: 20 * time.Millisecond}
+	return &hostScraper{inst: inst, logger: set.Logger}
 }
 
 func (s *hostScraper) start(ctx context.Context, _ component.Host) error {
@@ -108,7 +106,6 @@ func vmFromProc(pid uint32) vmInfo {
 func (s *hostScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	c := &collection{mb: s.mb, hists: kmetrics.NewHistograms(), attr: s.inst.engine.attribution(), now: pcommon.NewTimestampFromTime(time.Now())}
 	var errs []error
-	failed := 0
 	for _, g := range s.groups {
 		if !g.breaker.Allow() {
 			s.inst.telemetry.VnetHostMapReadsSkipped.Add(ctx, 1, metric.WithAttributes(attribute.String("group", g.name)))
@@ -117,7 +114,6 @@ func (s *hostScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		err := s.readWithRetry(g, c)
 		g.breaker.Done(err)
 		if err != nil {
-			failed++
 			errs = append(errs, fmt.Errorf("%s: %w", g.name, err))
 			s.inst.telemetry.VnetHostMapReadErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("group", g.name)))
 			s.logger.Warn("Reading probe group maps failed", zap.String("group", g.name), zap.Bool("breaker_open", g.breaker.Open()), zap.Error(err))
@@ -127,10 +123,13 @@ func (s *hostScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	md := s.mb.Emit()
 	c.hists.MoveTo(md, metadata.ScopeName, s.inst.set.BuildInfo.Version)
 	if len(errs) > 0 {
-		return md, scrapererror.NewPartialScrapeError(errors.Join(errs...), failed)
+		return md, scrapererror.NewPartialScrapeError(errors.Join(errs...), len(errs))
 	}
 	return md, nil
 }
+
+// readRetryPause spaces the retries of a failed read.
+const readRetryPause = 20 * time.Millisecond
 
 // readWithRetry retries transient failures (a map changing under an
 // iteration) twice, with a growing pause.
@@ -138,7 +137,7 @@ func (s *hostScraper) readWithRetry(g *group, c *collection) error {
 	var err error
 	for attempt := range 3 {
 		if attempt > 0 {
-			time.Sleep(time.Duration(attempt) * s.retryPause)
+			time.Sleep(time.Duration(attempt) * readRetryPause)
 		}
 		if err = g.reader.read(c); err == nil {
 			return nil
