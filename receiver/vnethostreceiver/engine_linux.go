@@ -114,14 +114,13 @@ func (e *engine) stop() {
 func (e *engine) attribution() *attribution { return e.current.Load() }
 
 func (e *engine) refresh(ctx context.Context) {
-	devs, err := e.watcher.List()
-	err = errors.Join(err, e.watcher.Err())
+	devs, listErr := e.watcher.List()
 	vms, stats, scanErr := e.scanner.Scan()
-	if err = errors.Join(err, scanErr); err != nil {
+	if err := errors.Join(listErr, e.watcher.Err(), scanErr); err != nil {
 		e.telemetry.VnetHostDiscoveryErrors.Add(ctx, 1)
 		e.logger.Warn("Discovery refresh saw errors", zap.Error(err))
-		if devs == nil || scanErr != nil && vms == nil {
-			return // keep the last good attribution
+		if listErr != nil || scanErr != nil {
+			return // keep the last good attribution; a subscription error alone loses nothing
 		}
 	}
 	a := e.attribute(devs, vms)
