@@ -3,6 +3,7 @@
 package vnethostreceiver
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"testing"
@@ -10,10 +11,17 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	"golang.org/x/sys/unix"
 
 	"github.com/vnetpath/vnetpath/internal/netdev"
 	"github.com/vnetpath/vnetpath/internal/probes"
 	"github.com/vnetpath/vnetpath/internal/testenv"
+	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
+	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadatatest"
 )
 
 // TestGoneEntriesForgotten: a discovery refresh removes the kernel-inserted
@@ -73,4 +81,40 @@ func TestGoneEntriesForgotten(t *testing.T) {
 			require.True(t, present(e), "%s lost %+v", e.m, e.key)
 		}
 	}
+}
+
+// TestRingSweepExpiresOldPackets: a refresh removes the followed packets
+// older than ring.max_age, keeps the others, and counts what it removed.
+func TestRingSweepExpiresOldPackets(t *testing.T) {
+	testenv.RequireRoot(t)
+	cfg := labConfig()
+	cfg.Probes = []string{probes.Ring}
+	cfg.Interfaces.Include = []string{"vnet-none-*"} // the kernel follows no packet of its own
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	s := newHostScraper(instanceFor(cfg, set), set)
+	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+
+	type inflight struct {
+		EnqueuedNs uint64
+		Dev        probes.DevKey
+	}
+	var now unix.Timespec
+	require.NoError(t, unix.ClockGettime(unix.CLOCK_MONOTONIC, &now))
+	m := s.inst.probes.Group(probes.Ring).Map("ring_inflight")
+	const old, young = uint64(0xdead0000), uint64(0xbeef0000)
+	require.NoError(t, m.Put(old, inflight{EnqueuedNs: uint64(now.Nano()) - uint64(cfg.Ring.MaxAge) - 1}))
+	require.NoError(t, m.Put(young, inflight{EnqueuedNs: uint64(now.Nano())}))
+	require.Eventually(t, func() bool {
+		b, err := m.LookupBytes(old)
+		require.NoError(t, err)
+		return b == nil
+	}, 5*cfg.Discovery.Interval, 50*time.Millisecond, "an expired packet is still followed")
+	b, err := m.LookupBytes(young)
+	require.NoError(t, err)
+	require.NotNil(t, b, "a packet younger than ring.max_age was forgotten")
+	metadatatest.AssertEqualVnetHostRingExpired(t, tel, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
 }
