@@ -2,8 +2,10 @@
 package testenv
 
 import (
+	"context"
 	"os"
 	"testing"
+	"time"
 )
 
 // StrictEnv, when set (make test sets it), turns a missing privilege or
@@ -35,4 +37,11 @@ func skip(tb testing.TB, why string) {
 		tb.Fatalf("%s (%s is set: this run must not skip)", why, StrictEnv)
 	}
 	tb.Skip(why)
+}
+
+// Context ends after d, or when the test ends.
+func Context(tb testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	tb.Cleanup(cancel)
+	return ctx
 }

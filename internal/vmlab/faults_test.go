@@ -40,7 +40,7 @@ func TestPausedVMMFillsTapRing(t *testing.T) {
 			if err := vm.Control.Pause(vmmctl.ToGuest); err != nil {
 				t.Fatal(err)
 			}
-			sent, err := SendUDP(testCtx(t, 10*time.Second), lab.Client(), rx.Addr(), UDPSpec{Count: burst, Size: 64, Rate: pace})
+			sent, err := SendUDP(testenv.Context(t, 10*time.Second), lab.Client(), rx.Addr(), UDPSpec{Count: burst, Size: 64, Rate: pace})
 			if err != nil || sent != burst {
 				t.Fatalf("sent %d of %d: %v", sent, burst, err)
 			}
@@ -55,7 +55,7 @@ func TestPausedVMMFillsTapRing(t *testing.T) {
 			if err := vm.Control.Resume(vmmctl.ToGuest); err != nil {
 				t.Fatal(err)
 			}
-			got := rx.Wait(testCtx(t, 10*time.Second), held+1, 200*time.Millisecond)
+			got := rx.Wait(testenv.Context(t, 10*time.Second), held+1, 200*time.Millisecond)
 			v = settle(t, lab).Sub(before).VMs[0]
 			if got != held || v.VMM.ToGuest.FramesRead != held || v.VMM.ToGuest.FramesWritten != held ||
 				v.HostTap.TxPackets != held || v.HostTap.TxDropped != burst-held || v.GuestDev.RxPackets != held {
@@ -78,7 +78,7 @@ func TestSlowVMMDropsExactly(t *testing.T) {
 	}
 	const burst = 400
 	before := settle(t, lab)
-	res, err := UDPBurst(testCtx(t, 20*time.Second), lab.Client(), vm.Guest(), UDPSpec{Count: burst, Size: 200, Rate: 4000}, 300*time.Millisecond)
+	res, err := UDPBurst(testenv.Context(t, 20*time.Second), lab.Client(), vm.Guest(), UDPSpec{Count: burst, Size: 200, Rate: 4000}, 300*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestTapFilterDropsExactly(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := settle(t, lab)
-		res, err := UDPBurst(testCtx(t, 10*time.Second), lab.Client(), vm.Guest(), UDPSpec{Count: n, Size: 100, Rate: pace}, 200*time.Millisecond)
+		res, err := UDPBurst(testenv.Context(t, 10*time.Second), lab.Client(), vm.Guest(), UDPSpec{Count: n, Size: 100, Rate: pace}, 200*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +133,7 @@ func TestTBFOnClientVeth(t *testing.T) {
 	}
 	const n = 200
 	before := settle(t, lab)
-	res, err := UDPBurst(testCtx(t, 10*time.Second), lab.Client(), vm.Guest(), UDPSpec{Count: n, Size: 1000}, 300*time.Millisecond)
+	res, err := UDPBurst(testenv.Context(t, 10*time.Second), lab.Client(), vm.Guest(), UDPSpec{Count: n, Size: 1000}, 300*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestDropEveryNth(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := settle(t, lab)
-	res, err := UDPBurst(testCtx(t, 10*time.Second), lab.Client(), vm.Guest(), UDPSpec{Count: 100, Size: 100, Rate: 20000}, 200*time.Millisecond)
+	res, err := UDPBurst(testenv.Context(t, 10*time.Second), lab.Client(), vm.Guest(), UDPSpec{Count: 100, Size: 100, Rate: 20000}, 200*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func TestTwoVMsIsolation(t *testing.T) {
 	lab := NewT(t, Options{VMs: 2})
 	vm0 := lab.VM(0)
 	before := settle(t, lab)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testenv.Context(t, 30*time.Second)
 	udp, err := UDPBurst(ctx, lab.Client(), vm0.Guest(), UDPSpec{Count: 500, Size: 300, Rate: pace}, 200*time.Millisecond)
 	if err != nil || udp.Received != 500 {
 		t.Fatalf("udp to vm0: %+v, %v", udp, err)
@@ -53,7 +53,7 @@ func TestIdleLabIsSilent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Traffic first, so neighbour and FDB state is exercised, then silence.
-	if _, err := UDPBurst(testCtx(t, 10*time.Second), lab.VM(1).Guest(), lab.Client(), UDPSpec{Count: 10, Size: 10}, 100*time.Millisecond); err != nil {
+	if _, err := UDPBurst(testenv.Context(t, 10*time.Second), lab.VM(1).Guest(), lab.Client(), UDPSpec{Count: 10, Size: 10}, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	mid := settle(t, lab)
@@ -152,7 +152,7 @@ func TestSixteenVMs(t *testing.T) {
 	lab := NewT(t, Options{VMs: MaxVMs})
 	before := settle(t, lab)
 	taps := map[string]bool{}
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testenv.Context(t, 60*time.Second)
 	for i, vm := range lab.AllVMs() {
 		taps[vm.HostTap] = true
 		res, err := UDPBurst(ctx, lab.Client(), vm.Guest(), UDPSpec{Count: 10 * (i + 1), Size: 64, Rate: pace}, 100*time.Millisecond)
@@ -203,7 +203,7 @@ func TestTwoLabsConcurrently(t *testing.T) {
 	for _, l := range labs {
 		wg.Go(func() {
 			for _, vm := range l.AllVMs() {
-				res, err := UDPBurst(testCtx(t, 10*time.Second), l.Client(), vm.Guest(), UDPSpec{Count: 200, Size: 64, Rate: pace}, 100*time.Millisecond)
+				res, err := UDPBurst(testenv.Context(t, 10*time.Second), l.Client(), vm.Guest(), UDPSpec{Count: 200, Size: 64, Rate: pace}, 100*time.Millisecond)
 				if err != nil || res.Received != 200 {
 					t.Errorf("%s %s: %+v, %v", l.ID, vm.Name, res, err)
 				}

@@ -1,19 +1,12 @@
 package vmlab
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/vnetpath/vnetpath/internal/testenv"
 	"github.com/vnetpath/vnetpath/internal/vmlab/vmmctl"
 )
-
-func testCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // pace keeps exact UDP bursts under what a loaded 2-core machine's softirq
 // backlog (netdev_max_backlog, per CPU) absorbs: a CPU_BACKLOG drop on the
@@ -25,7 +18,7 @@ const quiet = 100 * time.Millisecond
 
 func settle(t *testing.T, lab *Lab) Snapshot {
 	t.Helper()
-	s, err := lab.Settle(testCtx(t, 10*time.Second), quiet)
+	s, err := lab.Settle(testenv.Context(t, 10*time.Second), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +51,7 @@ func TestTCPBulkThroughVMM(t *testing.T) {
 		{"guest->client", false, vm.Guest(), lab.Client()},
 	} {
 		before := settle(t, lab)
-		res, err := TCPBulk(testCtx(t, 30*time.Second), tc.from, tc.to, n)
+		res, err := TCPBulk(testenv.Context(t, 30*time.Second), tc.from, tc.to, n)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}

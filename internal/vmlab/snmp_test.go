@@ -29,7 +29,7 @@ func TestGuestSNMP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := UDPBurst(testCtx(t, 10*time.Second), lab.Client(), vm.Guest(), UDPSpec{Count: 123, Size: 50, Rate: pace}, 100*time.Millisecond)
+	res, err := UDPBurst(testenv.Context(t, 10*time.Second), lab.Client(), vm.Guest(), UDPSpec{Count: 123, Size: 50, Rate: pace}, 100*time.Millisecond)
 	if err != nil || res.Received != 123 {
 		t.Fatalf("%+v, %v", res, err)
 	}

@@ -18,13 +18,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
-)
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+	"github.com/vnetpath/vnetpath/internal/testenv"
+)
 
 // serve runs srv on a loopback port until the test ends.
 func serve(t *testing.T, srv *Server) *Client {
@@ -71,7 +67,7 @@ func TestInfoReadsSysfs(t *testing.T) {
 	must(os.MkdirAll(filepath.Join(dev, "device"), 0o755))
 	must(os.Symlink("../../../bus/virtio/drivers/virtio_net", filepath.Join(dev, "device/driver")))
 
-	info, err := serve(t, &Server{Interface: "eth0", Sys: sys}).Info(testCtx(t))
+	info, err := serve(t, &Server{Interface: "eth0", Sys: sys}).Info(testenv.Context(t, 30*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +80,7 @@ func TestInfoReadsSysfs(t *testing.T) {
 		t.Errorf("info (-want +got):\n%s", diff)
 	}
 
-	_, err = serve(t, &Server{Interface: "eth9", Sys: sys}).Info(testCtx(t))
+	_, err = serve(t, &Server{Interface: "eth9", Sys: sys}).Info(testenv.Context(t, 30*time.Second))
 	if err == nil || !strings.Contains(err.Error(), "interface eth9") {
 		t.Errorf("missing interface: err = %v", err)
 	}
@@ -93,7 +89,7 @@ func TestInfoReadsSysfs(t *testing.T) {
 func TestSinkAndSourceAreExact(t *testing.T) {
 	c := serve(t, &Server{})
 	const n = 4<<20 + 17
-	sent, received, err := c.Sink(testCtx(t), Pattern(7, n))
+	sent, received, err := c.Sink(testenv.Context(t, 30*time.Second), Pattern(7, n))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +98,7 @@ func TestSinkAndSourceAreExact(t *testing.T) {
 		t.Errorf("SINK: sent %+v, received %+v, want both %+v", sent, received, want)
 	}
 
-	sent, received, err = c.Source(testCtx(t), n, 9)
+	sent, received, err = c.Source(testenv.Context(t, 30*time.Second), n, 9)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +136,7 @@ func TestSpanReachesOTLPReceiver(t *testing.T) {
 	go func() { _ = gs.Serve(ln) }()
 	t.Cleanup(gs.Stop)
 
-	ref, err := serve(t, &Server{}).Span(testCtx(t), ln.Addr().String(), "vnetlab.probe", "n0nce")
+	ref, err := serve(t, &Server{}).Span(testenv.Context(t, 30*time.Second), ln.Addr().String(), "vnetlab.probe", "n0nce")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +159,7 @@ func TestSpanReachesOTLPReceiver(t *testing.T) {
 func TestPowerOffRunsHookAfterReply(t *testing.T) {
 	called := make(chan struct{})
 	c := serve(t, &Server{PowerOff: func() error { close(called); return nil }})
-	if err := c.PowerOff(testCtx(t)); err != nil {
+	if err := c.PowerOff(testenv.Context(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -171,7 +167,7 @@ func TestPowerOffRunsHookAfterReply(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("PowerOff hook not called")
 	}
-	if err := serve(t, &Server{}).PowerOff(testCtx(t)); err == nil || !strings.Contains(err.Error(), "poweroff is not enabled") {
+	if err := serve(t, &Server{}).PowerOff(testenv.Context(t, 30*time.Second)); err == nil || !strings.Contains(err.Error(), "poweroff is not enabled") {
 		t.Errorf("POWEROFF without a hook: err = %v", err)
 	}
 }
@@ -179,12 +175,12 @@ func TestPowerOffRunsHookAfterReply(t *testing.T) {
 func TestBadCommands(t *testing.T) {
 	c := serve(t, &Server{})
 	for _, cmd := range []string{"HELLO", "INFO x", "SOURCE -1 2", "SOURCE 1", "SOURCE 1 x", "SPAN a b"} {
-		err := c.do(testCtx(t), cmd, func(_ net.Conn, r *bufio.Reader) error { _, err := readReply(r); return err })
+		err := c.do(testenv.Context(t, 30*time.Second), cmd, func(_ net.Conn, r *bufio.Reader) error { _, err := readReply(r); return err })
 		if err == nil || !strings.Contains(err.Error(), "guest: ") {
 			t.Errorf("%q: err = %v, want the guest's refusal", cmd, err)
 		}
 	}
-	if _, err := c.Span(testCtx(t), "a b", "n", "x"); err == nil {
+	if _, err := c.Span(testenv.Context(t, 30*time.Second), "a b", "n", "x"); err == nil {
 		t.Error("SPAN with a space in an argument: want an error")
 	}
 }

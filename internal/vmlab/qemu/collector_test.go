@@ -168,7 +168,7 @@ func TestGuestCollectorExportsToHost(t *testing.T) {
 	if !img.Collector {
 		t.Fatal("image without the collector")
 	}
-	ctx := testCtx(t, 5*time.Minute)
+	ctx := testenv.Context(t, 5*time.Minute)
 	start := time.Now()
 	for _, line := range []string{"vnet_guest probes attached", collectorReady} {
 		if err := g.WaitConsole(ctx, line); err != nil {

@@ -1,7 +1,6 @@
 package qemu
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -19,12 +18,6 @@ import (
 	"github.com/vnetpath/vnetpath/internal/vmlab/guestagent"
 )
 
-func testCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // labT builds a lab with one VM for QEMU to play, and a host address.
 func labT(t *testing.T) *vmlab.Lab {
 	t.Helper()
@@ -37,7 +30,7 @@ func labT(t *testing.T) *vmlab.Lab {
 func bootT(t *testing.T, lab *vmlab.Lab, spec Spec) (*Guest, *Image) {
 	t.Helper()
 	start := time.Now()
-	img, err := Assemble(testCtx(t, 5*time.Minute), spec)
+	img, err := Assemble(testenv.Context(t, 5*time.Minute), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +39,7 @@ func bootT(t *testing.T, lab *vmlab.Lab, spec Spec) (*Guest, *Image) {
 	if lab == nil {
 		lab = labT(t)
 	}
-	g, err := Boot(testCtx(t, 5*time.Minute), Options{Image: img, Lab: lab})
+	g, err := Boot(testenv.Context(t, 5*time.Minute), Options{Image: img, Lab: lab})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +67,7 @@ func digest(r io.Reader) guestagent.Transfer {
 func TestGuestVirtioNetTransfers(t *testing.T) {
 	testenv.RequireRoot(t)
 	g, img := bootT(t, nil, Spec{})
-	ctx := testCtx(t, 3*time.Minute)
+	ctx := testenv.Context(t, 3*time.Minute)
 
 	info, err := g.Agent().Info(ctx)
 	if err != nil {
@@ -140,16 +133,16 @@ func TestGuestVhostNet(t *testing.T) {
 	if _, err := os.Stat("/dev/kvm"); err == nil {
 		accel = "kvm"
 	}
-	img, err := Assemble(testCtx(t, 5*time.Minute), Spec{})
+	img, err := Assemble(testenv.Context(t, 5*time.Minute), Spec{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := Boot(testCtx(t, 5*time.Minute), Options{Image: img, Lab: labT(t), Accel: accel, Vhost: true})
+	g, err := Boot(testenv.Context(t, 5*time.Minute), Options{Image: img, Lab: labT(t), Accel: accel, Vhost: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = g.Close() })
-	ctx := testCtx(t, 3*time.Minute)
+	ctx := testenv.Context(t, 3*time.Minute)
 	sent, received, err := g.Agent().Sink(ctx, guestagent.Pattern(3, 4<<20))
 	if err != nil {
 		t.Fatal(err)
