@@ -17,7 +17,9 @@
 package guestagent
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"io"
 	"math/rand/v2"
 )
@@ -72,4 +74,14 @@ func Pattern(seed uint64, n int64) io.Reader {
 	var key [32]byte
 	binary.LittleEndian.PutUint64(key[:], seed)
 	return io.LimitReader(rand.NewChaCha8(key), n)
+}
+
+// Digest reads r to its end and returns what it yielded as a Transfer.
+func Digest(r io.Reader) (Transfer, error) { return copyHashed(io.Discard, r) }
+
+// copyHashed copies src to dst and returns what it copied as a Transfer.
+func copyHashed(dst io.Writer, src io.Reader) (Transfer, error) {
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(dst, h), src)
+	return Transfer{Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}, err
 }

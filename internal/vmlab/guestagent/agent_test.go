@@ -3,9 +3,6 @@ package guestagent
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -39,12 +36,6 @@ func serve(t *testing.T, srv *Server) *Client {
 		}
 	})
 	return &Client{Addr: ln.Addr().String()}
-}
-
-func digest(r io.Reader) Transfer {
-	h := sha256.New()
-	n, _ := io.Copy(h, r)
-	return Transfer{Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}
 }
 
 func TestInfoReadsSysfs(t *testing.T) {
@@ -93,7 +84,7 @@ func TestSinkAndSourceAreExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := digest(Pattern(7, n))
+	want, _ := Digest(Pattern(7, n))
 	if sent != want || received != want {
 		t.Errorf("SINK: sent %+v, received %+v, want both %+v", sent, received, want)
 	}
@@ -102,11 +93,13 @@ func TestSinkAndSourceAreExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = digest(Pattern(9, n))
+	want, _ = Digest(Pattern(9, n))
 	if sent != want || received != want {
 		t.Errorf("SOURCE: sent %+v, received %+v, want both %+v", sent, received, want)
 	}
-	if digest(Pattern(7, 1000)) == digest(Pattern(9, 1000)) {
+	a, _ := Digest(Pattern(7, 1000))
+	b, _ := Digest(Pattern(9, 1000))
+	if a == b {
 		t.Error("two seeds give the same stream")
 	}
 }

@@ -3,8 +3,6 @@ package guestagent
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,16 +23,9 @@ type Client struct {
 // Info asks for the guest NIC's description.
 func (c *Client) Info(ctx context.Context) (Info, error) {
 	var info Info
-	err := c.do(ctx, "INFO", func(conn net.Conn, r *bufio.Reader) error {
-		rep, err := readReply(r)
-		if err != nil {
-			return err
-		}
-		if rep.Info == nil {
-			return errors.New("reply without info")
-		}
-		info = *rep.Info
-		return nil
+	err := c.do(ctx, "INFO", func(_ net.Conn, r *bufio.Reader) (err error) {
+		info, err = readMember(r, "info", func(rep Reply) *Info { return rep.Info })
+		return err
 	})
 	return info, err
 }
@@ -43,24 +34,15 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 // what the guest received, each with its SHA-256.
 func (c *Client) Sink(ctx context.Context, r io.Reader) (sent, received Transfer, err error) {
 	err = c.do(ctx, "SINK", func(conn net.Conn, br *bufio.Reader) error {
-		h := sha256.New()
-		n, err := io.Copy(io.MultiWriter(conn, h), r)
-		sent = Transfer{Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}
-		if err != nil {
-			return fmt.Errorf("after %d bytes: %w", n, err)
+		var err error
+		if sent, err = copyHashed(conn, r); err != nil {
+			return fmt.Errorf("after %d bytes: %w", sent.Bytes, err)
 		}
 		if err := closeWrite(conn); err != nil {
 			return err
 		}
-		rep, err := readReply(br)
-		if err != nil {
-			return err
-		}
-		if rep.Transfer == nil {
-			return errors.New("reply without transfer")
-		}
-		received = *rep.Transfer
-		return nil
+		received, err = readMember(br, "transfer", transferOf)
+		return err
 	})
 	return sent, received, err
 }
@@ -68,20 +50,13 @@ func (c *Client) Sink(ctx context.Context, r io.Reader) (sent, received Transfer
 // Source has the guest send n bytes of Pattern(seed, n) and returns what the
 // guest says it sent and what arrived, each with its SHA-256.
 func (c *Client) Source(ctx context.Context, n int64, seed uint64) (sent, received Transfer, err error) {
-	err = c.do(ctx, fmt.Sprintf("SOURCE %d %d", n, seed), func(conn net.Conn, br *bufio.Reader) error {
-		rep, err := readReply(br)
-		if err != nil {
+	err = c.do(ctx, fmt.Sprintf("SOURCE %d %d", n, seed), func(_ net.Conn, br *bufio.Reader) error {
+		var err error
+		if sent, err = readMember(br, "transfer", transferOf); err != nil {
 			return err
 		}
-		if rep.Transfer == nil {
-			return errors.New("reply without transfer")
-		}
-		sent = *rep.Transfer
-		h := sha256.New()
-		got, err := io.Copy(h, br)
-		received = Transfer{Bytes: got, SHA256: hex.EncodeToString(h.Sum(nil))}
-		if err != nil {
-			return fmt.Errorf("after %d bytes: %w", got, err)
+		if received, err = Digest(br); err != nil {
+			return fmt.Errorf("after %d bytes: %w", received.Bytes, err)
 		}
 		return nil
 	})
@@ -97,16 +72,9 @@ func (c *Client) Span(ctx context.Context, endpoint, name, nonce string) (SpanRe
 		}
 	}
 	var ref SpanRef
-	err := c.do(ctx, fmt.Sprintf("SPAN %s %s %s", endpoint, name, nonce), func(conn net.Conn, r *bufio.Reader) error {
-		rep, err := readReply(r)
-		if err != nil {
-			return err
-		}
-		if rep.Span == nil {
-			return errors.New("reply without span")
-		}
-		ref = *rep.Span
-		return nil
+	err := c.do(ctx, fmt.Sprintf("SPAN %s %s %s", endpoint, name, nonce), func(_ net.Conn, r *bufio.Reader) (err error) {
+		ref, err = readMember(r, "span", func(rep Reply) *SpanRef { return rep.Span })
+		return err
 	})
 	return ref, err
 }
@@ -165,6 +133,23 @@ func readReply(r *bufio.Reader) (Reply, error) {
 	}
 	return rep, nil
 }
+
+// readMember reads the reply and the member that answers the command,
+// named what in the error when the guest left it out.
+func readMember[T any](r *bufio.Reader, what string, member func(Reply) *T) (T, error) {
+	var zero T
+	rep, err := readReply(r)
+	if err != nil {
+		return zero, err
+	}
+	v := member(rep)
+	if v == nil {
+		return zero, fmt.Errorf("reply without %s", what)
+	}
+	return *v, nil
+}
+
+func transferOf(rep Reply) *Transfer { return rep.Transfer }
 
 func closeWrite(conn net.Conn) error {
 	cw, ok := conn.(interface{ CloseWrite() error })

@@ -3,8 +3,6 @@ package guestagent
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,9 +71,8 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 		info, err := s.info()
 		reply(c, Reply{Info: &info, Error: errText(err)})
 	case cmd == "SINK" && len(args) == 0:
-		h := sha256.New()
-		n, err := io.Copy(h, r)
-		reply(c, Reply{Transfer: &Transfer{Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}, Error: errText(err)})
+		got, err := Digest(r)
+		reply(c, Reply{Transfer: &got, Error: errText(err)})
 	case cmd == "SOURCE" && len(args) == 2:
 		s.source(c, args)
 	case cmd == "SPAN" && len(args) == 3:
@@ -101,12 +98,12 @@ func (s *Server) source(c net.Conn, args []string) {
 		reply(c, Reply{Error: fmt.Sprintf("SOURCE %s %s: want a count in 0..%d and a seed", args[0], args[1], int64(maxSource))})
 		return
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, Pattern(seed, n)); err != nil {
+	sum, err := Digest(Pattern(seed, n))
+	if err != nil {
 		reply(c, Reply{Error: err.Error()})
 		return
 	}
-	if err := reply(c, Reply{Transfer: &Transfer{Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}}); err != nil {
+	if err := reply(c, Reply{Transfer: &sum}); err != nil {
 		return
 	}
 	_, _ = io.Copy(c, Pattern(seed, n)) // a short stream is the client's to detect

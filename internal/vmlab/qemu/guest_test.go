@@ -1,11 +1,8 @@
 package qemu
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"testing"
 	"time"
@@ -55,12 +52,6 @@ func bootT(t *testing.T, lab *vmlab.Lab, spec Spec) (*Guest, *Image) {
 	return g, img
 }
 
-func digest(r io.Reader) guestagent.Transfer {
-	h := sha256.New()
-	n, _ := io.Copy(h, r)
-	return guestagent.Transfer{Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}
-}
-
 // A real guest kernel drives the NIC with virtio_net, TCP crosses client
 // veth -> bridge -> tap -> QEMU -> virtio-net byte-exact both ways, and the
 // guest powers off cleanly, taking the tap with it.
@@ -88,7 +79,7 @@ func TestGuestVirtioNetTransfers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := digest(guestagent.Pattern(1, n)); sent != w || received != w {
+	if w, _ := guestagent.Digest(guestagent.Pattern(1, n)); sent != w || received != w {
 		t.Errorf("client->guest: sent %+v, guest received %+v, want both %+v", sent, received, w)
 	}
 	toGuest := time.Since(start)
@@ -97,7 +88,7 @@ func TestGuestVirtioNetTransfers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := digest(guestagent.Pattern(2, n)); sent != w || received != w {
+	if w, _ := guestagent.Digest(guestagent.Pattern(2, n)); sent != w || received != w {
 		t.Errorf("guest->client: guest sent %+v, received %+v, want both %+v", sent, received, w)
 	}
 	fromGuest := time.Since(start)
