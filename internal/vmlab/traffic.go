@@ -232,11 +232,7 @@ func dialTCP(ctx context.Context, from Endpoint, to netip.AddrPort) (*net.TCPCon
 
 // acceptOne accepts a single connection, bounded by ctx.
 func acceptOne(ctx context.Context, ln *net.TCPListener) (*net.TCPConn, error) {
-	if dl, ok := ctx.Deadline(); ok {
-		_ = ln.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = ln.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer deadlineFrom(ctx, ln)()
 	c, err := ln.AcceptTCP()
 	if err != nil {
 		return nil, fmt.Errorf("tcp accept: %w", err)
@@ -244,12 +240,12 @@ func acceptOne(ctx context.Context, ln *net.TCPListener) (*net.TCPConn, error) {
 	return c, nil
 }
 
-// deadlineFrom closes conn's I/O when ctx ends.
-func deadlineFrom(ctx context.Context, conn net.Conn) func() bool {
+// deadlineFrom ends c's blocking calls (I/O, accept) when ctx ends.
+func deadlineFrom(ctx context.Context, c interface{ SetDeadline(time.Time) error }) (stop func() bool) {
 	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
+		_ = c.SetDeadline(dl)
 	}
-	return context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	return context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 }
 
 // TCPBulk sends n bytes of a seeded pseudo-random stream from one endpoint to
