@@ -3,6 +3,7 @@ package vmlab
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -134,15 +135,7 @@ func (s Snapshot) Sub(o Snapshot) Snapshot {
 }
 
 func (s Snapshot) equal(o Snapshot) bool {
-	if s.ClientDev != o.ClientDev || s.HostVeth != o.HostVeth || len(s.VMs) != len(o.VMs) {
-		return false
-	}
-	for i := range s.VMs {
-		if s.VMs[i] != o.VMs[i] {
-			return false
-		}
-	}
-	return true
+	return s.ClientDev == o.ClientDev && s.HostVeth == o.HostVeth && slices.Equal(s.VMs, o.VMs)
 }
 
 // Settle waits until no counter of the lab has moved for quiet (frames still
