@@ -87,10 +87,8 @@ func startVMM(sp *spawner, bin string, vm VMLayout) (*vmmProc, error) {
 func (p *vmmProc) dial(ctx context.Context, path string) (*vmmctl.Client, error) {
 	deadline := time.After(10 * time.Second)
 	for {
-		if _, err := os.Stat(path); err == nil {
-			if c, err := vmmctl.Dial(path); err == nil {
-				return c, nil
-			}
+		if c, err := vmmctl.Dial(path); err == nil {
+			return c, nil
 		}
 		select {
 		case <-p.exited:
