@@ -170,9 +170,9 @@ func VMMBinary() (string, error) {
 }
 
 func buildVMM() (string, error) {
-	root, err := moduleRoot()
+	root, err := SourceRoot()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("build vmm: %w; set %s", err, VMMBinaryEnv)
 	}
 	dir := filepath.Join(root, ".cache", "vnetlab")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -197,20 +197,20 @@ func buildVMM() (string, error) {
 	return out, nil
 }
 
-// moduleRoot is the source tree this package was built from.
-func moduleRoot() (string, error) {
+// SourceRoot is the root of the module this package was built from, where
+// the lab builds the helper binaries nobody handed it.
+func SourceRoot() (string, error) {
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
-		return "", errors.New("build vmm: no source path; set " + VMMBinaryEnv)
+		return "", errors.New("no source path")
 	}
-	dir := filepath.Dir(file)
-	for {
+	for dir := filepath.Dir(file); ; {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("build vmm: module root not found; set " + VMMBinaryEnv)
+			return "", errors.New("module root not found")
 		}
 		dir = parent
 	}

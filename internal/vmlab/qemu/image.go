@@ -15,13 +15,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/vnetpath/vnetpath/internal/initramfs"
+	"github.com/vnetpath/vnetpath/internal/vmlab"
 )
 
 //go:embed init.sh
@@ -73,8 +73,8 @@ func Assemble(ctx context.Context, spec Spec) (*Image, error) {
 	root := ""
 	if spec.CacheDir == "" || spec.Agent == "" || spec.Collector != "" && spec.CollectorConfig == "" {
 		var err error
-		if root, err = sourceRoot(); err != nil {
-			return nil, err
+		if root, err = vmlab.SourceRoot(); err != nil {
+			return nil, fmt.Errorf("guest image: %w; set Spec.CacheDir, Agent and CollectorConfig", err)
 		}
 	}
 	cache := spec.CacheDir
@@ -355,22 +355,4 @@ func lockDir(dir string) (func(), error) {
 		return nil, fmt.Errorf("guest image cache lock: %w", err)
 	}
 	return func() { f.Close() }, nil
-}
-
-// sourceRoot is the module root this package was built from.
-func sourceRoot() (string, error) {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return "", errors.New("guest image: no source path; set Spec.CacheDir, Agent and CollectorConfig")
-	}
-	for dir := filepath.Dir(file); ; {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("guest image: module root not found; set Spec.CacheDir, Agent and CollectorConfig")
-		}
-		dir = parent
-	}
 }
