@@ -133,13 +133,23 @@ func lockState() (func(), error) {
 	if err := os.MkdirAll(StateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("lab state dir: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(StateDir, "lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	unlock, err := LockFile(filepath.Join(StateDir, "lock"))
 	if err != nil {
 		return nil, fmt.Errorf("lab lock: %w", err)
 	}
+	return unlock, nil
+}
+
+// LockFile takes an exclusive flock on path, creating the file, and waits
+// for it; the returned func releases it.
+func LockFile(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("lab lock: %w", err)
+		return nil, err
 	}
 	return func() { f.Close() }, nil
 }

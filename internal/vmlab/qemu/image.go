@@ -18,8 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/vnetpath/vnetpath/internal/initramfs"
 	"github.com/vnetpath/vnetpath/internal/vmlab"
 )
@@ -84,9 +82,10 @@ func Assemble(ctx context.Context, spec Spec) (*Image, error) {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return nil, fmt.Errorf("guest image cache: %w", err)
 	}
-	unlock, err := lockDir(cache)
+	// Test packages and the CLI may assemble images at the same time.
+	unlock, err := vmlab.LockFile(filepath.Join(cache, ".lock"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("guest image cache lock: %w", err)
 	}
 	defer unlock()
 
@@ -341,18 +340,4 @@ func buildAgent(ctx context.Context, root, cache string) (string, error) {
 		return "", fmt.Errorf("build guest agent: go build ./cmd/vnetlab-guest: %w\n%s", err, out)
 	}
 	return dst, os.Rename(dst+".tmp", dst)
-}
-
-// lockDir takes an exclusive lock on dir/.lock: test packages and the CLI
-// may assemble images at the same time.
-func lockDir(dir string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("guest image cache lock: %w", err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("guest image cache lock: %w", err)
-	}
-	return func() { f.Close() }, nil
 }
