@@ -113,7 +113,7 @@ func New(ctx context.Context, opts Options) (*Lab, error) {
 }
 
 func (l *Lab) build(ctx context.Context, bin string, opts Options) error {
-	if err := os.MkdirAll(l.runDir(), 0o755); err != nil {
+	if err := os.MkdirAll(l.RunDir(), 0o755); err != nil {
 		return err
 	}
 	if err := createNetns(l.ClientNS); err != nil {

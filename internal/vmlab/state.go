@@ -77,7 +77,8 @@ func (v VMLayout) NetnsPath() string { return NetnsPath(v.NS) }
 // ClientNetnsPath is the client netns bind mount.
 func (l *Layout) ClientNetnsPath() string { return NetnsPath(l.ClientNS) }
 
-func (l *Layout) runDir() string { return filepath.Join(StateDir, l.ID) }
+// RunDir holds the lab's sockets and logs; it goes with the lab.
+func (l *Layout) RunDir() string { return filepath.Join(StateDir, l.ID) }
 
 func stateFile(slot int) string {
 	return filepath.Join(StateDir, fmt.Sprintf("%s%d.json", Prefix, slot))
@@ -336,7 +337,7 @@ func (l *Layout) destroy() error {
 			errs = append(errs, deleteNetns(vm.NS))
 		}
 	}
-	errs = append(errs, os.RemoveAll(l.runDir()))
+	errs = append(errs, os.RemoveAll(l.RunDir()))
 	if err := os.Remove(stateFile(l.Slot)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}

@@ -125,7 +125,7 @@ func leftovers(l *Layout) []string {
 			left = append(left, "link "+name)
 		}
 	}
-	for _, p := range []string{stateFile(l.Slot), l.runDir()} {
+	for _, p := range []string{stateFile(l.Slot), l.RunDir()} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			left = append(left, p)
 		}

@@ -93,7 +93,7 @@ func Boot(ctx context.Context, opts Options) (*Guest, error) {
 			return nil, fmt.Errorf("qemu: %w (apt-get install qemu-system-x86)", err)
 		}
 	}
-	runDir := filepath.Join(vmlab.StateDir, opts.Lab.ID)
+	runDir := opts.Lab.RunDir()
 	logPath := opts.ConsoleLog
 	if logPath == "" {
 		logPath = filepath.Join(runDir, vm.Name+".console")
