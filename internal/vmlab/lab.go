@@ -39,8 +39,7 @@ type Lab struct {
 	vms      []*VM
 	clientNL *netlink.Handle
 
-	owner     bool
-	spawner   *spawner
+	spawner   *spawner // nil when attached: only the owner starts VMMs and tears down
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -104,7 +103,7 @@ func New(ctx context.Context, opts Options) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Lab{Layout: *layout, owner: true, spawner: newSpawner()}
+	l := &Lab{Layout: *layout, spawner: newSpawner()}
 	track(l)
 	if err := l.build(ctx, bin, opts); err != nil {
 		return nil, errors.Join(fmt.Errorf("vmlab %s: %w", l.ID, err), l.Close())
@@ -395,7 +394,7 @@ func (l *Lab) Close() error {
 		if l.clientNL != nil {
 			l.clientNL.Close()
 		}
-		if l.owner {
+		if l.spawner != nil {
 			l.spawner.stop()
 			errs = append(errs, l.Layout.destroy())
 		}
