@@ -1,6 +1,7 @@
 package vmlab
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vnetpath/vnetpath/internal/discovery"
 )
 
 const (
@@ -211,24 +214,37 @@ func Layouts() ([]*Layout, error) {
 	return out, nil
 }
 
+// procStat returns the fields of /proc/<pid>/stat after the command name
+// (which may hold spaces and parentheses), the state first; nil if pid is
+// gone.
+func procStat(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
 // processStart is the start time of pid in clock ticks since boot, or 0 if
 // pid does not exist.
 func processStart(pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which may hold spaces and parentheses.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
+	f := procStat(pid)
 	if len(f) < 20 {
 		return 0
 	}
 	v, _ := strconv.ParseUint(f[19], 10, 64) // field 22: starttime
 	return v
+}
+
+// runsVM tells whether pid's command line names VM vm the way discovery
+// reads it (-name guest=<vm>): a pid reused by another process does not.
+func runsVM(pid int, vm string) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && discovery.ParseName(strings.Split(string(b), "\x00")) == vm
 }
 
 // OwnerAlive tells whether the process that built the lab still runs.
@@ -349,11 +365,7 @@ func (l *Layout) destroy() error {
 
 // killVMM kills a leftover VMM, checking its cmdline against pid reuse.
 func killVMM(vm VMLayout) error {
-	if vm.PID <= 0 {
-		return nil
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", vm.PID))
-	if err != nil || !(strings.Contains(string(b), "guest="+vm.Name+"\x00") || strings.Contains(string(b), "guest="+vm.Name+",")) {
+	if vm.PID <= 0 || !runsVM(vm.PID, vm.Name) {
 		return nil
 	}
 	if err := syscall.Kill(vm.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {

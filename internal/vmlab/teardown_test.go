@@ -90,15 +90,8 @@ func readLayout(t *testing.T, path string, out fmt.Stringer) *Layout {
 // vmmRunning tells whether the VMM of vm still runs (not gone, not a zombie,
 // not a reused pid).
 func vmmRunning(vm VMLayout) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", vm.PID))
-	if err != nil {
-		return false
-	}
-	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && strings.HasPrefix(string(stat[i+1:]), " Z") {
-		return false
-	}
-	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", vm.PID))
-	return strings.Contains(string(cmdline), "guest="+vm.Name+",")
+	st := procStat(vm.PID)
+	return len(st) > 0 && st[0] != "Z" && runsVM(vm.PID, vm.Name)
 }
 
 // leftovers lists what of l still exists.
