@@ -1,11 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"runtime"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vnetpath/vnetpath/internal/vmlab"
 )
 
 // openTap creates a non-persistent tap in the calling thread's netns and
@@ -31,42 +31,11 @@ func openTap(name string) (int, error) {
 // openTapIn creates the tap inside the netns bind-mounted at nsPath: tun
 // creates the device in the netns of the thread that opened /dev/net/tun.
 func openTapIn(nsPath, name string) (int, error) {
-	type result struct {
-		fd  int
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		// A thread whose netns could not be restored must die with this
-		// goroutine, so it is unlocked only after a clean restore.
-		runtime.LockOSThread()
-		fd, restored, err := tapInNetns(nsPath, name)
-		if restored {
-			runtime.UnlockOSThread()
-		}
-		done <- result{fd, err}
-	}()
-	r := <-done
-	return r.fd, r.err
-}
-
-func tapInNetns(nsPath, name string) (fd int, restored bool, err error) {
-	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, true, fmt.Errorf("open own netns: %w", err)
-	}
-	defer unix.Close(orig)
-	target, err := unix.Open(nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, true, fmt.Errorf("open guest netns %s: %w", nsPath, err)
-	}
-	defer unix.Close(target)
-	if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-		return -1, true, fmt.Errorf("enter guest netns %s: %w", nsPath, err)
-	}
-	fd, err = openTap(name)
-	if rerr := unix.Setns(orig, unix.CLONE_NEWNET); rerr != nil {
-		return fd, false, errors.Join(err, fmt.Errorf("return from guest netns: %w", rerr))
-	}
-	return fd, true, err
+	fd := -1
+	err := vmlab.InNetns(nsPath, func() error {
+		var err error
+		fd, err = openTap(name)
+		return err
+	})
+	return fd, err
 }
