@@ -40,6 +40,7 @@ func TestTwoVMsIsolation(t *testing.T) {
 	if v := d.VMs[0]; v.VMM.ToGuest.FramesWritten < 500 || v.VMM.FromGuest.FramesWritten == 0 {
 		t.Fatalf("vm0 counters %+v", v)
 	}
+	checkConserved(t, "vm0", d, 0)
 }
 
 // With IPv6 off, static ARP and FDB entries and no STP, an idle lab sends
