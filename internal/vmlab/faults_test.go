@@ -83,8 +83,10 @@ func TestSlowVMMDropsExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := settle(t, lab).Sub(before).VMs[0]
-	if v.HostTap.TxDropped == 0 || v.HostTap.TxDropped+res.Received != burst || v.VMM.ToGuest.FramesWritten != res.Received {
-		t.Fatalf("slowed: sent %d, guest got %d, tap tx_dropped %d, vmm wrote %d", res.Sent, res.Received, v.HostTap.TxDropped, v.VMM.ToGuest.FramesWritten)
+	if v.HostTap.TxDropped == 0 || v.HostTap.TxDropped+res.Received != burst || v.VMM.ToGuest.FramesWritten != res.Received ||
+		v.VMM.ToGuest.FramesRead != res.Received || v.HostTap.TxPackets != res.Received || v.GuestDev.RxPackets != res.Received {
+		t.Fatalf("slowed: sent %d, guest got %d, tap tx_dropped %d tx_packets %d, vmm read %d wrote %d, guest dev rx %d",
+			res.Sent, res.Received, v.HostTap.TxDropped, v.HostTap.TxPackets, v.VMM.ToGuest.FramesRead, v.VMM.ToGuest.FramesWritten, v.GuestDev.RxPackets)
 	}
 	t.Logf("slowed by 500us/frame, txqueuelen 32: %d of %d delivered, %d FULL_RING drops", res.Received, burst, v.HostTap.TxDropped)
 }
@@ -110,9 +112,10 @@ func TestTapFilterDropsExactly(t *testing.T) {
 			t.Fatal(err)
 		}
 		v := settle(t, lab).Sub(before).VMs[0]
-		if res.Received != tc.delivered || v.HostTap.TxDropped != n-tc.delivered || v.VMM.ToGuest.FramesRead != tc.delivered || v.VMM.TapFilter != tc.mode {
-			t.Fatalf("filter %s: guest got %d, tap tx_dropped %d, vmm read %d; want %d delivered, %d dropped",
-				tc.mode, res.Received, v.HostTap.TxDropped, v.VMM.ToGuest.FramesRead, tc.delivered, n-tc.delivered)
+		if res.Received != tc.delivered || v.HostTap.TxDropped != n-tc.delivered || v.VMM.ToGuest.FramesRead != tc.delivered || v.VMM.TapFilter != tc.mode ||
+			v.HostTap.TxPackets != tc.delivered || v.GuestDev.RxPackets != tc.delivered {
+			t.Fatalf("filter %s: guest got %d, tap tx_dropped %d tx_packets %d, vmm read %d, guest dev rx %d; want %d delivered, %d dropped",
+				tc.mode, res.Received, v.HostTap.TxDropped, v.HostTap.TxPackets, v.VMM.ToGuest.FramesRead, v.GuestDev.RxPackets, tc.delivered, n-tc.delivered)
 		}
 	}
 }
@@ -137,15 +140,18 @@ func TestTBFOnClientVeth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := settle(t, lab).Sub(before).VMs[0]
+	d := settle(t, lab).Sub(before)
+	v := d.VMs[0]
 	q, err := lab.ClientQdiscStats()
 	if err != nil {
 		t.Fatal(err)
 	}
-	drops := uint64(q.Drops - q0.Drops)
-	if drops == 0 || res.Sent != n || res.Received+drops != n || v.VMM.ToGuest.FramesWritten != res.Received || v.HostTap.TxDropped != 0 {
-		t.Fatalf("tbf: sent %d, qdisc drops %d, guest got %d, vmm wrote %d, tap tx_dropped %d",
-			res.Sent, drops, res.Received, v.VMM.ToGuest.FramesWritten, v.HostTap.TxDropped)
+	// What tbf let through is what the veth sent and the tap carried.
+	drops, passed := uint64(q.Drops-q0.Drops), uint64(q.Packets-q0.Packets)
+	if drops == 0 || res.Sent != n || res.Received+drops != n || v.VMM.ToGuest.FramesWritten != res.Received || v.HostTap.TxDropped != 0 ||
+		passed != res.Received || d.ClientDev.TxPackets != res.Received || v.HostTap.TxPackets != res.Received {
+		t.Fatalf("tbf: sent %d, qdisc drops %d passed %d, client dev tx %d, guest got %d, vmm wrote %d, tap tx_packets %d tx_dropped %d",
+			res.Sent, drops, passed, d.ClientDev.TxPackets, res.Received, v.VMM.ToGuest.FramesWritten, v.HostTap.TxPackets, v.HostTap.TxDropped)
 	}
 	if err := lab.ClearClientTBF(); err != nil {
 		t.Fatal(err)
@@ -170,7 +176,9 @@ func TestDropEveryNth(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := settle(t, lab).Sub(before).VMs[0]
-	if res.Received != 90 || v.VMM.ToGuest.FramesDropped != 10 || v.VMM.ToGuest.FramesRead != 100 {
-		t.Fatalf("drop every 10th of 100: guest got %d, vmm dropped %d of %d read", res.Received, v.VMM.ToGuest.FramesDropped, v.VMM.ToGuest.FramesRead)
+	if res.Received != 90 || v.VMM.ToGuest.FramesDropped != 10 || v.VMM.ToGuest.FramesRead != 100 ||
+		v.VMM.ToGuest.FramesWritten != 90 || v.HostTap.TxPackets != 100 || v.GuestDev.RxPackets != 90 {
+		t.Fatalf("drop every 10th of 100: guest got %d, vmm dropped %d of %d read, wrote %d, tap tx_packets %d, guest dev rx %d",
+			res.Received, v.VMM.ToGuest.FramesDropped, v.VMM.ToGuest.FramesRead, v.VMM.ToGuest.FramesWritten, v.HostTap.TxPackets, v.GuestDev.RxPackets)
 	}
 }
