@@ -126,6 +126,16 @@ func leftovers(l *Layout) []string {
 	return left
 }
 
+// requireUp fails the test unless every object of l exists: one VMM per
+// VM, the client's and each VM's netns, the bridge, veth and taps, the state
+// file and run dir.
+func requireUp(t *testing.T, l *Layout) {
+	t.Helper()
+	if up := leftovers(l); len(up) != 3*len(l.VMs)+5 {
+		t.Fatalf("lab not fully up in the child: %v", up)
+	}
+}
+
 func TestTeardownAfterFailingTest(t *testing.T) {
 	testenv.RequireRoot(t)
 	t.Parallel()
@@ -146,9 +156,7 @@ func TestTeardownOnSIGTERM(t *testing.T) {
 	t.Parallel()
 	cmd, layout, out := startHelper(t, "wait")
 	l := readLayout(t, layout, out)
-	if len(leftovers(l)) == 0 {
-		t.Fatal("lab not up in the child")
-	}
+	requireUp(t, l)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -169,6 +177,7 @@ func TestSweepAfterCrash(t *testing.T) {
 	t.Parallel()
 	cmd, layout, out := startHelper(t, "wait")
 	l := readLayout(t, layout, out)
+	requireUp(t, l)
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
