@@ -56,7 +56,7 @@ func TestDiscoveryFindsQEMU(t *testing.T) {
 	sc := &discovery.Scanner{WorkerGlobs: []string{"CPU */TCG", "vhost-*"}}
 	var got *discovery.VM
 	deadline := time.Now().Add(10 * time.Second)
-	for got == nil && time.Now().Before(deadline) {
+	for ; got == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		vms, _, err := sc.Scan()
 		if err != nil {
 			t.Fatal(err)
