@@ -3,7 +3,6 @@
 package qemu
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -13,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -80,33 +80,46 @@ func hostCollector(t *testing.T, listen, tap string) (out string, logs *syncBuff
 	return out, logs
 }
 
-// spansWith returns the spans in the file exporter's JSON lines whose
-// NonceKey attribute is nonce, with their resources.
-func spansWith(t *testing.T, file, nonce string) (spans []ptrace.Span, resources []map[string]any) {
+// fileLines returns the JSON lines the host collector's file exporter
+// wrote, a traces or a metrics payload each; none while the file is absent.
+func fileLines(t *testing.T, file string) [][]byte {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 16<<20)
+	return slices.Collect(bytes.Lines(b))
+}
+
+// fileSpans calls fn with every span in the file and its resource.
+func fileSpans(t *testing.T, file string, fn func(pcommon.Resource, ptrace.Span)) {
+	t.Helper()
 	var um ptrace.JSONUnmarshaler
-	for sc.Scan() {
-		td, err := um.UnmarshalTraces(sc.Bytes())
+	for _, line := range fileLines(t, file) {
+		td, err := um.UnmarshalTraces(line)
 		if err != nil {
 			continue // a metrics line
 		}
 		for _, rs := range td.ResourceSpans().All() {
 			for _, ss := range rs.ScopeSpans().All() {
 				for _, sp := range ss.Spans().All() {
-					if v, ok := sp.Attributes().Get(guestagent.NonceKey); ok && v.Str() == nonce {
-						spans = append(spans, sp)
-						resources = append(resources, rs.Resource().Attributes().AsRaw())
-					}
+					fn(rs.Resource(), sp)
 				}
 			}
 		}
 	}
+}
+
+// spansWith returns the spans in the file whose NonceKey attribute is
+// nonce, with their resources.
+func spansWith(t *testing.T, file, nonce string) (spans []ptrace.Span, resources []map[string]any) {
+	t.Helper()
+	fileSpans(t, file, func(res pcommon.Resource, sp ptrace.Span) {
+		if v, ok := sp.Attributes().Get(guestagent.NonceKey); ok && v.Str() == nonce {
+			spans = append(spans, sp)
+			resources = append(resources, res.Attributes().AsRaw())
+		}
+	})
 	return spans, resources
 }
 
@@ -114,15 +127,9 @@ func spansWith(t *testing.T, file, nonce string) (spans []ptrace.Span, resources
 // tap that names vm, nil if the file has none yet.
 func tapAttribution(t *testing.T, file, tap, vm string) map[string]any {
 	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 16<<20)
 	var um pmetric.JSONUnmarshaler
-	for sc.Scan() {
-		md, err := um.UnmarshalMetrics(sc.Bytes())
+	for _, line := range fileLines(t, file) {
+		md, err := um.UnmarshalMetrics(line)
 		if err != nil {
 			continue // a traces line
 		}
@@ -333,35 +340,18 @@ func spanNames(ss []ptrace.Span) []string {
 // tap.enqueue carried a frame of the given length, with all their spans.
 func segmentTraces(t *testing.T, file, src, dst string, frame int64) map[pcommon.TraceID][]ptrace.Span {
 	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
 	all := map[pcommon.TraceID][]ptrace.Span{}
 	want := map[pcommon.TraceID]bool{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 64<<20)
-	var um ptrace.JSONUnmarshaler
-	for sc.Scan() {
-		td, err := um.UnmarshalTraces(sc.Bytes())
-		if err != nil {
-			continue // a metrics line
+	fileSpans(t, file, func(_ pcommon.Resource, sp ptrace.Span) {
+		a := sp.Attributes().AsRaw()
+		if a["network.transport"] != "tcp" || a["source.address"] != src || a["destination.address"] != dst {
+			return
 		}
-		for _, rs := range td.ResourceSpans().All() {
-			for _, ss := range rs.ScopeSpans().All() {
-				for _, sp := range ss.Spans().All() {
-					a := sp.Attributes().AsRaw()
-					if a["network.transport"] != "tcp" || a["source.address"] != src || a["destination.address"] != dst {
-						continue
-					}
-					all[sp.TraceID()] = append(all[sp.TraceID()], sp)
-					if sp.Name() == "tap.enqueue" && a["vnet.packet.length"] == frame {
-						want[sp.TraceID()] = true
-					}
-				}
-			}
+		all[sp.TraceID()] = append(all[sp.TraceID()], sp)
+		if sp.Name() == "tap.enqueue" && a["vnet.packet.length"] == frame {
+			want[sp.TraceID()] = true
 		}
-	}
+	})
 	out := map[pcommon.TraceID][]ptrace.Span{}
 	for id := range want {
 		out[id] = all[id]
