@@ -33,15 +33,16 @@ const (
 
 // collector is a running distribution process.
 type collector struct {
-	cmd  *exec.Cmd
-	logs *bytes.Buffer
-	done chan error
+	cmd    *exec.Cmd
+	logs   *bytes.Buffer // written by the process: read it once exited is closed
+	exited chan struct{}
+	err    error // of Wait, valid once exited is closed
 }
 
 func startCollector(t *testing.T, config string, extra ...func(*exec.Cmd)) *collector {
 	t.Helper()
 	cmd := exec.Command(*dist, "--config", config)
-	c := &collector{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	c := &collector{cmd: cmd, logs: &bytes.Buffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = c.logs, c.logs
 	for _, f := range extra {
 		f(cmd)
@@ -49,11 +50,16 @@ func startCollector(t *testing.T, config string, extra ...func(*exec.Cmd)) *coll
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", *dist, err)
 	}
-	go func() { c.done <- cmd.Wait() }()
+	go func() {
+		c.err = cmd.Wait()
+		close(c.exited)
+	}()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		select {
+		case <-c.exited:
+		default:
 			_ = cmd.Process.Kill()
-			<-c.done
+			<-c.exited
 		}
 		if t.Failed() {
 			t.Logf("collector output:\n%s", c.logs)
@@ -67,8 +73,8 @@ func (c *collector) stop(t *testing.T) error {
 	t.Helper()
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-c.done:
-		return err
+	case <-c.exited:
+		return c.err
 	case <-time.After(20 * time.Second):
 		t.Fatal("collector did not exit within 20s of SIGTERM")
 		return nil
