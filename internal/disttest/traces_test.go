@@ -41,6 +41,22 @@ func writeConfig(t *testing.T, dir, name, body string) string {
 	return p
 }
 
+// tracesService is a collector's service section: one traces pipeline, and
+// the collector's own metrics on selfPort instead of 8888, so that two
+// collectors run side by side.
+func tracesService(selfPort int, receiver, exporter string) string {
+	return fmt.Sprintf(`service:
+  telemetry:
+    metrics:
+      readers:
+        - pull: {exporter: {prometheus: {host: 127.0.0.1, port: %d}}}
+  pipelines:
+    traces:
+      receivers: [%s]
+      exporters: [%s]
+`, selfPort, receiver, exporter)
+}
+
 // TestTracesSurviveOTLP: packet-path traces exported over OTLP/gRPC into a
 // second collector (otlp receiver -> file exporter), what a backend such as
 // Jaeger reads, keep their trace ids, span ids and parent links: each trace
@@ -63,16 +79,7 @@ exporters:
   file:
     path: %s
     flush_interval: 100ms
-service:
-  telemetry:
-    metrics:
-      readers:
-        - pull: {exporter: {prometheus: {host: 127.0.0.1, port: %d}}}
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [file]
-`, port, out, selfB)))
+`, port, out)+tracesService(selfB, "otlp", "file")))
 	host := startCollector(t, writeConfig(t, dir, "host.yaml", fmt.Sprintf(`receivers:
   vnet_host:
     probes: [devices]
@@ -86,16 +93,7 @@ exporters:
     endpoint: 127.0.0.1:%d
     tls:
       insecure: true
-service:
-  telemetry:
-    metrics:
-      readers:
-        - pull: {exporter: {prometheus: {host: 127.0.0.1, port: %d}}}
-  pipelines:
-    traces:
-      receivers: [vnet_host]
-      exporters: [otlp_grpc]
-`, vm.HostTap, port, selfA)))
+`, vm.HostTap, port)+tracesService(selfA, "vnet_host", "otlp_grpc")))
 	time.Sleep(2 * time.Second) // both collectors up, the tap discovered
 
 	const n = 100
