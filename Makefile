@@ -22,7 +22,7 @@ help:
 	@echo "make run     build the distribution and run it on this host (root) with deploy/host.yaml"
 	@echo "make demo    a 2-VM lab, the collector, a tap ring overflow and its fix, told with figures (root)"
 	@echo "make demo-qemu  a real QEMU guest on the lab path, collectors on host and guest (root)"
-	@echo "make test    vet, race tests (privileged ones included), distribution build, smoke test"
+	@echo "make test    generated-code check, vet, race tests (privileged ones included), distribution build, smoke and QEMU tests, demo"
 	@echo "make bench   benchmarks and kernel-side BPF cost"
 	@echo "make generate  regenerate bpf2go and mdatagen output (needs clang)"
 
