@@ -81,7 +81,7 @@ func run(dist, hostCfg string, n int64, accel string) error {
 	if err != nil {
 		return err
 	}
-	rep := report{Lab: lab.Layout, Image: img}
+	rep := report{Image: img}
 	if dist != "" {
 		rep.OTLP = lab.HostIP.String() + ":4317"
 		if err := startHostCollector(spec.Collector, hostCfg, rep.OTLP); err != nil {
