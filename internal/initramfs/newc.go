@@ -9,6 +9,7 @@
 package initramfs
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
@@ -51,7 +52,7 @@ func (w *Writer) File(name string, perm fs.FileMode, size int64, r io.Reader) er
 
 // Bytes adds a regular file holding b.
 func (w *Writer) Bytes(name string, perm fs.FileMode, b []byte) error {
-	return w.File(name, perm, int64(len(b)), strings.NewReader(string(b)))
+	return w.File(name, perm, int64(len(b)), bytes.NewReader(b))
 }
 
 // Symlink adds a symbolic link name -> target.
