@@ -92,8 +92,12 @@ func createNetns(name string) error {
 }
 
 // deleteNetns unmounts and removes a named netns; the namespace itself goes
-// when its last device, socket and process are gone.
+// when its last device, socket and process are gone. No name (an external
+// VM's) is no netns: NetnsPath("") is the netns dir itself.
 func deleteNetns(name string) error {
+	if name == "" {
+		return nil
+	}
 	path := NetnsPath(name)
 	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("delete netns %s: unmount: %w", name, err)

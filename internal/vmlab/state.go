@@ -349,9 +349,7 @@ func (l *Layout) destroy() error {
 	}
 	errs = append(errs, deleteNetns(l.ClientNS))
 	for _, vm := range l.VMs {
-		if vm.NS != "" { // an external VM has none; NetnsPath("") is the netns dir
-			errs = append(errs, deleteNetns(vm.NS))
-		}
+		errs = append(errs, deleteNetns(vm.NS))
 	}
 	errs = append(errs, os.RemoveAll(l.RunDir()))
 	if err := os.Remove(stateFile(l.Slot)); err != nil && !errors.Is(err, os.ErrNotExist) {
