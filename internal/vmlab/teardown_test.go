@@ -50,7 +50,7 @@ func TestTeardownHelper(t *testing.T) {
 	}
 }
 
-func startHelper(t *testing.T, mode string) (*exec.Cmd, string, *strings.Builder) {
+func startHelper(t *testing.T, mode string) (*exec.Cmd, string, *tailBuffer) {
 	t.Helper()
 	bin, err := VMMBinary()
 	if err != nil {
@@ -59,7 +59,8 @@ func startHelper(t *testing.T, mode string) (*exec.Cmd, string, *strings.Builder
 	layout := filepath.Join(t.TempDir(), "layout.json")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestTeardownHelper$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), helperEnv+"="+mode, layoutEnv+"="+layout, VMMBinaryEnv+"="+bin)
-	out := &strings.Builder{}
+	// Locked: readLayout prints it while the child still writes.
+	out := &tailBuffer{max: 1 << 20}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
