@@ -50,7 +50,7 @@ func (c *Client) Sink(ctx context.Context, r io.Reader) (sent, received Transfer
 // Source has the guest send n bytes of Pattern(seed, n) and returns what the
 // guest says it sent and what arrived, each with its SHA-256.
 func (c *Client) Source(ctx context.Context, n int64, seed uint64) (sent, received Transfer, err error) {
-	err = c.do(ctx, fmt.Sprintf("SOURCE %d %d", n, seed), func(_ net.Conn, br *bufio.Reader) error {
+	err = c.do(ctx, request{cmd: "SOURCE", n: n, seed: seed}.String(), func(_ net.Conn, br *bufio.Reader) error {
 		var err error
 		if sent, err = readMember(br, "transfer", transferOf); err != nil {
 			return err
@@ -72,7 +72,7 @@ func (c *Client) Span(ctx context.Context, endpoint, name, nonce string) (SpanRe
 		}
 	}
 	var ref SpanRef
-	err := c.do(ctx, fmt.Sprintf("SPAN %s %s %s", endpoint, name, nonce), func(_ net.Conn, r *bufio.Reader) (err error) {
+	err := c.do(ctx, request{cmd: "SPAN", span: [3]string{endpoint, name, nonce}}.String(), func(_ net.Conn, r *bufio.Reader) (err error) {
 		ref, err = readMember(r, "span", func(rep Reply) *SpanRef { return rep.Span })
 		return err
 	})

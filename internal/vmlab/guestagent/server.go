@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -61,24 +60,24 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 	if err != nil {
 		return // the client went away before saying anything
 	}
-	f := strings.Fields(line)
-	if len(f) == 0 {
-		reply(c, Reply{Error: "empty command"})
+	req, err := parseRequest(line)
+	if err != nil {
+		reply(c, Reply{Error: err.Error()})
 		return
 	}
-	switch cmd, args := f[0], f[1:]; {
-	case cmd == "INFO" && len(args) == 0:
+	switch req.cmd {
+	case "INFO":
 		info, err := s.info()
 		reply(c, Reply{Info: &info, Error: errText(err)})
-	case cmd == "SINK" && len(args) == 0:
+	case "SINK":
 		got, err := Digest(r)
 		reply(c, Reply{Transfer: &got, Error: errText(err)})
-	case cmd == "SOURCE" && len(args) == 2:
-		s.source(c, args)
-	case cmd == "SPAN" && len(args) == 3:
-		ref, err := sendSpan(ctx, args[0], args[1], args[2])
+	case "SOURCE":
+		s.source(c, req.n, req.seed)
+	case "SPAN":
+		ref, err := sendSpan(ctx, req.span[0], req.span[1], req.span[2])
 		reply(c, Reply{Span: &ref, Error: errText(err)})
-	case cmd == "POWEROFF" && len(args) == 0:
+	case "POWEROFF":
 		if s.PowerOff == nil {
 			reply(c, Reply{Error: "poweroff is not enabled"})
 			return
@@ -86,18 +85,10 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 		reply(c, Reply{})
 		c.Close() // the client has its answer before the guest goes down
 		_ = s.PowerOff()
-	default:
-		reply(c, Reply{Error: fmt.Sprintf("bad command %q", strings.TrimSpace(line))})
 	}
 }
 
-func (s *Server) source(c net.Conn, args []string) {
-	n, err1 := strconv.ParseInt(args[0], 10, 64)
-	seed, err2 := strconv.ParseUint(args[1], 10, 64)
-	if err := errors.Join(err1, err2); err != nil || n < 0 || n > maxSource {
-		reply(c, Reply{Error: fmt.Sprintf("SOURCE %s %s: want a count in 0..%d and a seed", args[0], args[1], int64(maxSource))})
-		return
-	}
+func (s *Server) source(c net.Conn, n int64, seed uint64) {
 	sum, err := Digest(Pattern(seed, n))
 	if err != nil {
 		reply(c, Reply{Error: err.Error()})
