@@ -114,12 +114,8 @@ func numberValue(dp pmetric.NumberDataPoint) (float64, bool) {
 func (p *sliProcessor) ingestSums(ind *indicator, r role, dps pmetric.NumberDataPointSlice, cumulative bool, mh uint64, res pcommon.Map, tick int64) {
 	for i := 0; i < dps.Len(); i++ {
 		dp := dps.At(i)
-		s, g := p.lookup(ind, mh, dp.Attributes(), res, tick)
+		s, g := p.lookup(ind, mh, dp.Attributes(), res, dp.Timestamp(), tick)
 		if s == nil {
-			continue
-		}
-		if out := s.order(dp.Timestamp()); out != accepted {
-			ind.stats.points[out]++
 			continue
 		}
 		v, ok := numberValue(dp)
@@ -131,8 +127,7 @@ func (p *sliProcessor) ingestSums(ind *indicator, r role, dps pmetric.NumberData
 		if reset {
 			ind.stats.resets++
 		}
-		ind.stats.points[accepted]++
-		s.seen, g.seen = tick, tick
+		ind.accept(s, g, tick)
 		if r&roleBad != 0 {
 			g.pending[0] += d
 		}
@@ -145,12 +140,8 @@ func (p *sliProcessor) ingestSums(ind *indicator, r role, dps pmetric.NumberData
 func (p *sliProcessor) ingestSamples(ind *indicator, dps pmetric.NumberDataPointSlice, mh uint64, res pcommon.Map, tick int64) {
 	for i := 0; i < dps.Len(); i++ {
 		dp := dps.At(i)
-		s, g := p.lookup(ind, mh, dp.Attributes(), res, tick)
+		s, g := p.lookup(ind, mh, dp.Attributes(), res, dp.Timestamp(), tick)
 		if s == nil {
-			continue
-		}
-		if out := s.order(dp.Timestamp()); out != accepted {
-			ind.stats.points[out]++
 			continue
 		}
 		v, ok := numberValue(dp)
@@ -159,8 +150,7 @@ func (p *sliProcessor) ingestSamples(ind *indicator, dps pmetric.NumberDataPoint
 			continue
 		}
 		s.has, s.ts = true, dp.Timestamp()
-		ind.stats.points[accepted]++
-		s.seen, g.seen = tick, tick
+		ind.accept(s, g, tick)
 		switch pv := g.pending; ind.ring {
 		case window.Sum: // avg: sum and count
 			pv[0] += v
@@ -176,12 +166,8 @@ func (p *sliProcessor) ingestSamples(ind *indicator, dps pmetric.NumberDataPoint
 func (p *sliProcessor) ingestExplicit(ind *indicator, dps pmetric.HistogramDataPointSlice, cumulative bool, mh uint64, res pcommon.Map, tick int64) {
 	for i := 0; i < dps.Len(); i++ {
 		dp := dps.At(i)
-		s, g := p.lookup(ind, mh, dp.Attributes(), res, tick)
+		s, g := p.lookup(ind, mh, dp.Attributes(), res, dp.Timestamp(), tick)
 		if s == nil {
-			continue
-		}
-		if out := s.order(dp.Timestamp()); out != accepted {
-			ind.stats.points[out]++
 			continue
 		}
 		bounds, counts := dp.ExplicitBounds(), dp.BucketCounts()
@@ -213,8 +199,7 @@ func (p *sliProcessor) ingestExplicit(ind *indicator, dps pmetric.HistogramDataP
 		for k, v := range d {
 			g.pending[k] += v
 		}
-		ind.stats.points[accepted]++
-		s.seen, g.seen = tick, tick
+		ind.accept(s, g, tick)
 	}
 }
 
@@ -227,12 +212,8 @@ const (
 func (p *sliProcessor) ingestExpo(ind *indicator, dps pmetric.ExponentialHistogramDataPointSlice, cumulative bool, mh uint64, res pcommon.Map, tick int64) {
 	for i := 0; i < dps.Len(); i++ {
 		dp := dps.At(i)
-		s, g := p.lookup(ind, mh, dp.Attributes(), res, tick)
+		s, g := p.lookup(ind, mh, dp.Attributes(), res, dp.Timestamp(), tick)
 		if s == nil {
-			continue
-		}
-		if out := s.order(dp.Timestamp()); out != accepted {
-			ind.stats.points[out]++
 			continue
 		}
 		if scale := dp.Scale(); scale < minExpoScale || scale > maxExpoScale {
@@ -259,8 +240,7 @@ func (p *sliProcessor) ingestExpo(ind *indicator, dps pmetric.ExponentialHistogr
 			ind.stats.resets++
 		}
 		ind.addExpo(g, dp.Scale(), pos.Offset(), d, dz)
-		ind.stats.points[accepted]++
-		s.seen, g.seen = tick, tick
+		ind.accept(s, g, tick)
 	}
 }
 
@@ -287,6 +267,12 @@ func hasCounts(bc pcommon.UInt64Slice) bool {
 	return false
 }
 
+// accept counts a point taken into its group.
+func (ind *indicator) accept(s *stream, g *group, tick int64) {
+	ind.stats.points[accepted]++
+	s.seen, g.seen = tick, tick
+}
+
 // scratchOf returns a reused buffer of n values.
 func (p *sliProcessor) scratchOf(n int) []float64 {
 	if cap(p.scratch) < n {
@@ -297,14 +283,19 @@ func (p *sliProcessor) scratchOf(n int) []float64 {
 
 // lookup finds the stream of a point and its group, creating them on
 // first sight. It returns nil for points the indicator does not take:
-// filtered by where (silently), missing a group_by attribute or over a
-// bound (counted).
-func (p *sliProcessor) lookup(ind *indicator, mh uint64, attrs, res pcommon.Map, tick int64) (*stream, *group) {
+// filtered by where (silently), missing a group_by attribute, over a bound
+// or not newer than the stream's previous point (counted).
+func (p *sliProcessor) lookup(ind *indicator, mh uint64, attrs, res pcommon.Map, ts pcommon.Timestamp, tick int64) (*stream, *group) {
 	key := combine(mh, p.hash.attrs(attrs))
 	if si, ok := ind.streams[key]; ok {
 		s := &ind.streamSlab[si]
 		switch s.state {
 		case streamOK:
+			// A new stream has no previous point: only known ones need the check.
+			if out := s.order(ts); out != accepted {
+				ind.stats.points[out]++
+				return nil, nil
+			}
 			return s, ind.groupSlab[s.group]
 		case streamMissing:
 			ind.stats.points[missingAttribute]++
