@@ -1,6 +1,7 @@
 package sliprocessor
 
 import (
+	"encoding/binary"
 	"math"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -379,19 +380,11 @@ func (p *sliProcessor) groupKey(ind *indicator, attrs, res pcommon.Map) bool {
 		}
 		s := v.AsString()
 		b = append(b, byte(v.Type()))
-		b = appendUvarint(b, uint64(len(s)))
+		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
 	p.keyBuf = b
 	return true
-}
-
-func appendUvarint(b []byte, x uint64) []byte {
-	for x >= 0x80 {
-		b = append(b, byte(x)|0x80)
-		x >>= 7
-	}
-	return append(b, byte(x))
 }
 
 func (p *sliProcessor) newGroup(ind *indicator, attrs, res pcommon.Map, tick int64) int32 {
