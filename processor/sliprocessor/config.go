@@ -3,6 +3,7 @@ package sliprocessor // import "github.com/vnetpath/vnetpath/processor/sliproces
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -355,7 +356,7 @@ func (c *Config) Validate() error {
 
 	registry := c.actionRegistry()
 	types := registry.Types()
-	for _, name := range sortedKeys(c.Actions) {
+	for _, name := range slices.Sorted(maps.Keys(c.Actions)) {
 		a := c.Actions[name]
 		field := fmt.Sprintf("actions.%s", name)
 		if !namePattern.MatchString(name) {
@@ -494,7 +495,7 @@ func (t *TriggerConfig) validateThresholds(field string) (errs []error) {
 // actionNames lists the names triggers may use: the configured ones and
 // the built-in log action.
 func (c *Config) actionNames() []string {
-	names := sortedKeys(c.Actions)
+	names := slices.Sorted(maps.Keys(c.Actions))
 	if _, ok := c.Actions[action.LogType]; !ok {
 		names = append(names, action.LogType)
 		slices.Sort(names)
@@ -538,13 +539,4 @@ func list(names []string) string {
 		return "none"
 	}
 	return strings.Join(names, ", ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

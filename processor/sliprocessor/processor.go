@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -128,7 +130,7 @@ func (p *sliProcessor) bindActions(set processor.Settings) ([]action.Bound, erro
 		cfgs[name] = a
 	}
 	out := make([]action.Bound, 0, len(cfgs))
-	for _, name := range sortedKeys(cfgs) {
+	for _, name := range slices.Sorted(maps.Keys(cfgs)) {
 		a := cfgs[name]
 		f, ok := registry.Factory(a.Type)
 		if !ok {
