@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/vnetpath/vnetpath/internal/action"
+	"github.com/vnetpath/vnetpath/internal/sli/histo"
 	"github.com/vnetpath/vnetpath/internal/sli/trigger"
 	"github.com/vnetpath/vnetpath/internal/sli/window"
 )
@@ -204,12 +205,6 @@ func (p *sliProcessor) ingestExplicit(ind *indicator, dps pmetric.HistogramDataP
 	}
 }
 
-// Exponential scales OpenTelemetry allows.
-const (
-	minExpoScale = -10
-	maxExpoScale = 20
-)
-
 func (p *sliProcessor) ingestExpo(ind *indicator, dps pmetric.ExponentialHistogramDataPointSlice, cumulative bool, mh uint64, res pcommon.Map, tick int64) {
 	for i := 0; i < dps.Len(); i++ {
 		dp := dps.At(i)
@@ -217,7 +212,7 @@ func (p *sliProcessor) ingestExpo(ind *indicator, dps pmetric.ExponentialHistogr
 		if s == nil {
 			continue
 		}
-		if scale := dp.Scale(); scale < minExpoScale || scale > maxExpoScale {
+		if scale := dp.Scale(); scale < histo.MinScale || scale > histo.MaxScale {
 			ind.stats.points[invalidValue]++
 			continue
 		}

@@ -142,5 +142,9 @@ func Fit(scale, lo, hi int32, maxLen int) int32 {
 	}
 }
 
-// MinScale is the coarsest exponential scale of OpenTelemetry: base 2^16.
-const MinScale = -10
+// The exponential scales OpenTelemetry allows: base 2^(2^10) at MinScale
+// to base 2^(2^-20) at MaxScale.
+const (
+	MinScale = -10
+	MaxScale = 20
+)
