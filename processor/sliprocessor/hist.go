@@ -100,17 +100,16 @@ func (ind *indicator) setExpo(g *group, scale int32) {
 func (ind *indicator) addExpo(g *group, scale, off int32, d []float64, dz float64) {
 	if scale < g.hist.scale {
 		// A coarser stream coarsens the group: it cannot be split finer.
-		shift := uint(g.hist.scale - scale)
 		n := max(int32(len(g.pending)-1), 1)
-		ind.expoRelayout(g, scale, g.hist.offset>>shift, (g.hist.offset+n-1)>>shift)
+		ind.expoRelayout(g, scale, histo.Downscale(g.hist.offset, g.hist.scale, scale),
+			histo.Downscale(g.hist.offset+n-1, g.hist.scale, scale))
 	}
-	shift := uint(scale - g.hist.scale)
 	lo, hi, any := int32(0), int32(0), false
 	for j, v := range d {
 		if v == 0 {
 			continue
 		}
-		idx := (off + int32(j)) >> shift
+		idx := histo.Downscale(off+int32(j), scale, g.hist.scale)
 		if !any {
 			lo, any = idx, true
 		}
@@ -123,12 +122,11 @@ func (ind *indicator) addExpo(g *group, scale, off int32, d []float64, dz float6
 		} else if lo < g.hist.offset || hi >= g.hist.offset+n {
 			ind.expoRelayout(g, g.hist.scale, min(lo, g.hist.offset), max(hi, g.hist.offset+n-1))
 		}
-		shift = uint(scale - g.hist.scale)
 		for j, v := range d {
 			if v == 0 {
 				continue
 			}
-			pos := ((off + int32(j)) >> shift) - g.hist.offset
+			pos := histo.Downscale(off+int32(j), scale, g.hist.scale) - g.hist.offset
 			if pos < 0 { // below a clamped layout: see expoRelayout
 				pos = -1
 			}
@@ -148,15 +146,14 @@ func (ind *indicator) expoRelayout(g *group, scale, lo, hi int32) {
 		hi = lo
 	}
 	ns := histo.Fit(scale, lo, hi, maxExpoBuckets)
-	nlo, nhi := lo>>uint(scale-ns), hi>>uint(scale-ns)
+	nlo, nhi := histo.Downscale(lo, scale, ns), histo.Downscale(hi, scale, ns)
 	nlo = max(nlo, nhi-maxExpoBuckets+1)
 	oldScale, oldOff := g.hist.scale, g.hist.offset
-	shift := uint(oldScale - ns)
 	ind.remap(g, 2+int(nhi-nlo), func(i int) int { // zero bucket + nhi-nlo+1
 		if i == 0 {
 			return 0
 		}
-		return 1 + max(int((oldOff+int32(i-1))>>shift-nlo), -1)
+		return 1 + max(int(histo.Downscale(oldOff+int32(i-1), oldScale, ns)-nlo), -1)
 	})
 	g.hist.scale, g.hist.offset = ns, nlo
 }

@@ -3,6 +3,8 @@ package sliprocessor
 import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/vnetpath/vnetpath/internal/sli/histo"
 )
 
 type streamState uint8
@@ -216,11 +218,10 @@ func (s *stream) expoDecreased(off int32, bc pcommon.UInt64Slice) bool {
 // destination slots never lie after their sources, so one ascending pass
 // moves every count before its slot is reused.
 func (s *stream) downscale(scale int32) {
-	shift := uint(s.scale - scale)
-	newOff := s.offset >> shift
+	newOff := histo.Downscale(s.offset, s.scale, scale)
 	n := 0
 	for k, c := range s.counts {
-		j := int((s.offset+int32(k))>>shift - newOff)
+		j := int(histo.Downscale(s.offset+int32(k), s.scale, scale) - newOff)
 		s.counts[k] = 0
 		s.counts[j] += c
 		n = j + 1
