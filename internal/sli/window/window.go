@@ -19,7 +19,6 @@ const DefaultMaxSlots = 60
 // n is (n / TicksPerSlot) mod Slots, so every ring of a layout turns in
 // lockstep and needs no per-ring position.
 type Layout struct {
-	Window       time.Duration
 	Interval     time.Duration
 	Ticks        int64 // window length in intervals
 	TicksPerSlot int64
@@ -41,7 +40,6 @@ func NewLayout(window, interval time.Duration, maxSlots int) (Layout, error) {
 	ticks := int64(window / interval)
 	tps := slotWidth(ticks, int64(maxSlots))
 	return Layout{
-		Window:       window,
 		Interval:     interval,
 		Ticks:        ticks,
 		TicksPerSlot: tps,
@@ -133,10 +131,7 @@ func (r *Ring) Init(l Layout, kind Kind, dim int, buf []float64) {
 	}
 }
 
-// Dim is the vector width.
-func (r *Ring) Dim() int { return r.dim }
-
-// Push closes interval n with the vector v (len Dim).
+// Push closes interval n with the vector v, of the ring's width.
 func (r *Ring) Push(l Layout, n int64, v []float64) {
 	s := int((n / l.TicksPerSlot) % l.Slots)
 	slot := r.slots[s*r.dim : (s+1)*r.dim]
