@@ -127,8 +127,7 @@ type group struct {
 func compile(cfg *Config) ([]*indicator, error) {
 	eval := cfg.EvaluationInterval.D()
 	byName := map[string]*indicator{}
-	windowsOf := map[*indicator][]time.Duration{} // every window, to lay out
-	emitOf := map[*indicator][]time.Duration{}    // windows of vnet.sli.value
+	emitOf := map[*indicator][]time.Duration{} // windows of vnet.sli.value
 	out := make([]*indicator, 0, len(cfg.Indicators))
 	for i := range cfg.Indicators {
 		ic := &cfg.Indicators[i]
@@ -176,7 +175,6 @@ func compile(cfg *Config) ([]*indicator, error) {
 		for _, w := range emit {
 			emitOf[ind] = append(emitOf[ind], w.D())
 		}
-		windowsOf[ind] = slices.Clone(emitOf[ind])
 		byName[ind.name] = ind
 		out = append(out, ind)
 	}
@@ -207,10 +205,9 @@ func compile(cfg *Config) ([]*indicator, error) {
 		})
 		// A trigger's window is emitted too, to show what it watches.
 		emitOf[ind] = append(emitOf[ind], w)
-		windowsOf[ind] = append(windowsOf[ind], w)
 	}
 
-	objWindows := map[*objectivePlan][]time.Duration{}
+	periodOf := map[*objectivePlan]time.Duration{}
 	for i := range cfg.Objectives {
 		oc := &cfg.Objectives[i]
 		ind := byName[oc.Indicator]
@@ -222,21 +219,25 @@ func compile(cfg *Config) ([]*indicator, error) {
 			alerts = slo.DefaultAlerts(oc.Period.D())
 		}
 		op := &objectivePlan{target: oc.Target, actions: oc.Actions}
-		ws := []time.Duration{oc.Period.D()}
 		for _, a := range alerts {
 			// Workbook windows are not always multiples of a custom
 			// evaluation interval; round them up to one.
 			a.Long, a.Short = roundUp(a.Long, eval), roundUp(a.Short, eval)
 			op.alerts = append(op.alerts, alertPlan{BurnRateAlert: a})
-			ws = append(ws, a.Long, a.Short)
 		}
-		objWindows[op] = ws
-		windowsOf[ind] = append(windowsOf[ind], ws...)
+		periodOf[op] = oc.Period.D()
 		ind.objectives = append(ind.objectives, op)
 	}
 
 	for _, ind := range out {
-		ws := windowsOf[ind]
+		// Every window to lay out: the emitted ones and the objectives'.
+		ws := slices.Clone(emitOf[ind])
+		for _, op := range ind.objectives {
+			ws = append(ws, periodOf[op])
+			for _, a := range op.alerts {
+				ws = append(ws, a.Long, a.Short)
+			}
+		}
 		slices.Sort(ws)
 		ws = slices.Compact(ws)
 		index := map[time.Duration]int{}
@@ -250,28 +251,23 @@ func compile(cfg *Config) ([]*indicator, error) {
 			ind.windowNames = append(ind.windowNames, Duration(w).String())
 		}
 		for _, w := range emitOf[ind] {
-			if li := index[w]; !slices.Contains(ind.emit, li) {
-				ind.emit = append(ind.emit, li)
-			}
+			ind.emit = append(ind.emit, index[w])
 		}
 		slices.Sort(ind.emit)
+		ind.emit = slices.Compact(ind.emit)
 		for _, t := range ind.triggers {
 			t.layout = index[t.window]
 		}
 		for _, op := range ind.objectives {
-			ws := objWindows[op]
-			op.period = index[ws[0]]
+			op.period = index[periodOf[op]]
 			for k := range op.alerts {
 				a := &op.alerts[k]
 				a.long, a.short = index[a.Long], index[a.Short]
 				a.name = fmt.Sprintf("slo:%s:%s/%s", ind.name, Duration(a.Long), Duration(a.Short))
-				for _, li := range []int{a.long, a.short} {
-					if !slices.Contains(op.windows, li) {
-						op.windows = append(op.windows, li)
-					}
-				}
+				op.windows = append(op.windows, a.long, a.short)
 			}
 			slices.Sort(op.windows)
+			op.windows = slices.Compact(op.windows)
 		}
 	}
 	return out, nil
