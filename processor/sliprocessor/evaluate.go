@@ -170,9 +170,8 @@ func (p *sliProcessor) evaluateIndicator(ind *indicator, n int64, now time.Time,
 		if ev.out != nil {
 			for _, li := range ind.emit {
 				if v, ok, _ := p.value(ind, g, li, n); ok {
-					dp := ev.out.point(ev.out.sli, g)
+					dp := ev.out.point(ev.out.sli, g, ind.name, 1)
 					dp.SetDoubleValue(v)
-					dp.Attributes().PutStr(attrIndicator, ind.name)
 					dp.Attributes().PutStr(attrWindow, ind.windowNames[li])
 				}
 			}
@@ -218,10 +217,9 @@ func (p *sliProcessor) stepTrigger(ind *indicator, g *group, ti int, t *triggerP
 		ev.held = append(ev.held, delivery{actions: t.actions, event: event})
 	}
 	if ev.out != nil {
-		dp := ev.out.point(ev.out.state, g)
+		dp := ev.out.point(ev.out.state, g, ind.name, 2)
 		dp.SetIntValue(int64(m.State()))
 		dp.Attributes().PutStr(attrTrigger, t.name)
-		dp.Attributes().PutStr(attrIndicator, ind.name)
 		dp.Attributes().PutStr(attrWindow, ind.windowNames[t.layout])
 	}
 }
@@ -238,14 +236,12 @@ func (p *sliProcessor) evaluateObjectives(ind *indicator, g *group, now time.Tim
 			p.burn[li] = slo.BurnRate(v[0], v[1], op.target)
 		}
 		if ev.out != nil {
-			dp := ev.out.point(ev.out.budget, g)
+			dp := ev.out.point(ev.out.budget, g, ind.name, 1)
 			dp.SetDoubleValue(slo.BudgetRemaining(pv[0], pv[1], op.target))
-			dp.Attributes().PutStr(attrIndicator, ind.name)
 			dp.Attributes().PutStr(attrPeriod, ind.windowNames[op.period])
 			for _, li := range op.windows {
-				dp := ev.out.point(ev.out.burn, g)
+				dp := ev.out.point(ev.out.burn, g, ind.name, 1)
 				dp.SetDoubleValue(p.burn[li])
-				dp.Attributes().PutStr(attrIndicator, ind.name)
 				dp.Attributes().PutStr(attrWindow, ind.windowNames[li])
 			}
 		}
@@ -271,13 +267,12 @@ func (p *sliProcessor) evaluateObjectives(ind *indicator, g *group, now time.Tim
 				}
 			}
 			if ev.out != nil {
-				dp := ev.out.point(ev.out.alert, g)
+				dp := ev.out.point(ev.out.alert, g, ind.name, 2)
 				if firing {
 					dp.SetIntValue(1)
 				} else {
 					dp.SetIntValue(0)
 				}
-				dp.Attributes().PutStr(attrIndicator, ind.name)
 				dp.Attributes().PutStr(attrLongWindow, ind.windowNames[a.long])
 				dp.Attributes().PutStr(attrShortWindow, ind.windowNames[a.short])
 			}

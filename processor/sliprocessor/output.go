@@ -82,10 +82,15 @@ func (o *output) finish() bool {
 	return ms.Len() > 0
 }
 
-// point appends a point carrying the group's attributes.
-func (o *output) point(to pmetric.NumberDataPointSlice, g *group) pmetric.NumberDataPoint {
+// point appends a point carrying the group's attributes and the
+// indicator's name, with room for extra more attributes: sized once, the
+// attributes are not copied again as the caller adds them.
+func (o *output) point(to pmetric.NumberDataPointSlice, g *group, indicator string, extra int) pmetric.NumberDataPoint {
 	dp := to.AppendEmpty()
 	dp.SetTimestamp(o.ts)
-	g.typed.CopyTo(dp.Attributes())
+	attrs := dp.Attributes()
+	attrs.EnsureCapacity(g.typed.Len() + 1 + extra)
+	g.typed.CopyTo(attrs)
+	attrs.PutStr(attrIndicator, indicator)
 	return dp
 }
