@@ -91,7 +91,8 @@ indicators:
 }
 
 // A window with data points but no new observation has no quantile: the
-// value is not emitted and a trigger reads it as healthy.
+// value is not emitted and a trigger reads it as healthy, so a firing
+// trigger resolves instead of holding its state as for a silent window.
 func TestEmptyHistogramWindow(t *testing.T) {
 	h := newManualHarness(t, `
 indicators:
@@ -103,12 +104,22 @@ triggers:
   - {name: slow, indicator: p99, above: 1}
 `)
 	vm := map[string]any{"vm.name": "web-1"}
+	state := func() int64 { return gaugeValue(t, h.last(), "vnet.trigger.state", nil).IntValue() }
+	h.consume(histograms("lat", []float64{1, 2}, histPoint{vm, boot, h.now(), []uint64{1, 1, 1}}))
+	h.tick(1)
+	require.Zero(t, countPoints(h.last(), "vnet.sli.value"), "baseline")
+	// +10 above 2: p99 is the highest bound, 2 > 1: firing.
+	h.consume(histograms("lat", []float64{1, 2}, histPoint{vm, boot, h.now(), []uint64{1, 1, 11}}))
+	h.tick(1)
+	require.Equal(t, 2.0, sliAt(t, h.last(), "1s", vm))
+	require.Equal(t, int64(2), state(), "firing")
 	for i := range 3 {
-		h.consume(histograms("lat", []float64{1, 2}, histPoint{vm, boot, h.now(), []uint64{1, 1, 1}}))
+		h.consume(histograms("lat", []float64{1, 2}, histPoint{vm, boot, h.now(), []uint64{1, 1, 11}}))
 		h.tick(1)
 		require.Zero(t, countPoints(h.last(), "vnet.sli.value"), "evaluation %d", i)
+		assert.Equal(t, int64(0), state(), "evaluation %d: resolved, not held", i)
 	}
-	assert.Equal(t, int64(0), gaugeValue(t, h.last(), "vnet.trigger.state", nil).IntValue())
+	assert.Equal(t, int64(0), state())
 }
 
 func TestGaugeMin(t *testing.T) {
