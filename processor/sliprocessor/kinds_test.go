@@ -2,6 +2,7 @@ package sliprocessor
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -224,7 +225,12 @@ indicators:
 		h.tick(1)
 	}
 	// Evaluations 1..7 emit on the 3rd and the 6th.
-	assert.Len(t, h.out.all(), 2)
+	batches := h.out.all()
+	assert.Len(t, batches, 2)
+	for i, md := range batches {
+		at := gaugeValue(t, md, "vnet.sli.value", nil).Timestamp().AsTime()
+		assert.Equal(t, t0.Add(time.Duration(3*(i+1))*time.Second), at, "batch %d", i)
+	}
 	metadatatest.AssertEqualProcessorSliEvaluations(t, h.tel, []metricdata.DataPoint[int64]{{Value: 7}}, metricdatatest.IgnoreTimestamp())
 }
 
