@@ -29,14 +29,24 @@ func TestDefaultAlertsScaleWithPeriod(t *testing.T) {
 	// 7d: 14.4*7/30 = 3.36, 6*7/30 = 1.4, 1*7/30 = 0.2333...
 	got := DefaultAlerts(7 * duration.Day)
 	want := []float64{3.36, 1.4, 7.0 / 30}
+	if len(got) != len(want) {
+		t.Fatalf("7d period: %d pairs, want %d", len(got), len(want))
+	}
 	for i, w := range want {
 		if math.Abs(got[i].Factor-w) > 1e-12 {
 			t.Errorf("pair %d factor %v, want %v", i, got[i].Factor, w)
 		}
 	}
-	// 2d: the 3d/6h ticket pair does not fit.
-	if got := DefaultAlerts(2 * duration.Day); len(got) != 2 {
-		t.Errorf("2d period: %d pairs, want 2", len(got))
+	// 2d: the 3d/6h ticket pair does not fit; the others keep their
+	// windows, with factors 14.4*2/30 = 0.96 and 6*2/30 = 0.4.
+	got = DefaultAlerts(2 * duration.Day)
+	if len(got) != 2 {
+		t.Fatalf("2d period: %d pairs, want 2", len(got))
+	}
+	for i, w := range []BurnRateAlert{{time.Hour, 5 * time.Minute, 0.96}, {6 * time.Hour, 30 * time.Minute, 0.4}} {
+		if got[i].Long != w.Long || got[i].Short != w.Short || math.Abs(got[i].Factor-w.Factor) > 1e-12 {
+			t.Errorf("2d pair %d: %+v, want %+v", i, got[i], w)
+		}
 	}
 }
 
