@@ -39,9 +39,7 @@ func DefaultAlerts(period time.Duration) []BurnRateAlert {
 		if a.Long > period {
 			continue
 		}
-		if period != WorkbookPeriod {
-			a.Factor *= float64(period) / float64(WorkbookPeriod)
-		}
+		a.Factor *= float64(period) / float64(WorkbookPeriod) // exactly 1 for 30d
 		out = append(out, a)
 	}
 	return out
