@@ -80,16 +80,9 @@ indicators:
 			}
 		}
 		for _, md := range sink.AllMetrics() {
-			ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
-			for i := 0; i < ms.Len(); i++ {
-				if ms.At(i).Name() != "vnet.sli.value" {
-					continue
-				}
-				dps := ms.At(i).Gauge().DataPoints()
-				for k := 0; k < dps.Len(); k++ {
-					if v := dps.At(k).DoubleValue(); math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-						t.Fatalf("quantile %v", v)
-					}
+			for _, dp := range gaugePoints(md, "vnet.sli.value") {
+				if v := dp.DoubleValue(); math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+					t.Fatalf("quantile %v", v)
 				}
 			}
 		}

@@ -203,48 +203,36 @@ func gaugeValue(t testing.TB, md pmetric.Metrics, name string, want map[string]a
 }
 
 func findPoint(md pmetric.Metrics, name string, want map[string]any) (pmetric.NumberDataPoint, bool) {
-	rms := md.ResourceMetrics()
-	for i := 0; i < rms.Len(); i++ {
-		sms := rms.At(i).ScopeMetrics()
-		for j := 0; j < sms.Len(); j++ {
-			ms := sms.At(j).Metrics()
-			for k := 0; k < ms.Len(); k++ {
-				m := ms.At(k)
-				if m.Name() != name {
-					continue
-				}
-				dps := m.Gauge().DataPoints()
-			next:
-				for l := 0; l < dps.Len(); l++ {
-					dp := dps.At(l)
-					for key, v := range want {
-						got, ok := dp.Attributes().Get(key)
-						if !ok || got.AsRaw() != v {
-							continue next
-						}
-					}
-					return dp, true
-				}
+next:
+	for _, dp := range gaugePoints(md, name) {
+		for key, v := range want {
+			got, ok := dp.Attributes().Get(key)
+			if !ok || got.AsRaw() != v {
+				continue next
 			}
 		}
+		return dp, true
 	}
 	return pmetric.NumberDataPoint{}, false
 }
 
 // countPoints counts the derived points of a metric.
-func countPoints(md pmetric.Metrics, name string) int {
-	n := 0
-	rms := md.ResourceMetrics()
-	for i := 0; i < rms.Len(); i++ {
-		sms := rms.At(i).ScopeMetrics()
-		for j := 0; j < sms.Len(); j++ {
-			ms := sms.At(j).Metrics()
-			for k := 0; k < ms.Len(); k++ {
-				if ms.At(k).Name() == name {
-					n += ms.At(k).Gauge().DataPoints().Len()
+func countPoints(md pmetric.Metrics, name string) int { return len(gaugePoints(md, name)) }
+
+// gaugePoints lists the points of every gauge of that name in md.
+func gaugePoints(md pmetric.Metrics, name string) []pmetric.NumberDataPoint {
+	var out []pmetric.NumberDataPoint
+	for _, rm := range md.ResourceMetrics().All() {
+		for _, sm := range rm.ScopeMetrics().All() {
+			for _, m := range sm.Metrics().All() {
+				if m.Name() != name {
+					continue
+				}
+				for _, dp := range m.Gauge().DataPoints().All() {
+					out = append(out, dp)
 				}
 			}
 		}
 	}
-	return n
+	return out
 }
