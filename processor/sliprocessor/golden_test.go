@@ -298,16 +298,8 @@ func histograms(name string, bounds []float64, pts ...histPoint) pmetric.Metrics
 	h.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	for _, p := range pts {
 		dp := h.DataPoints().AppendEmpty()
+		explicitPoint(pcommon.NewTimestampFromTime(p.start), pcommon.NewTimestampFromTime(p.ts), bounds, p.counts...).MoveTo(dp)
 		putAttrs(dp.Attributes(), p.attrs)
-		dp.SetStartTimestamp(pcommon.NewTimestampFromTime(p.start))
-		dp.SetTimestamp(pcommon.NewTimestampFromTime(p.ts))
-		dp.ExplicitBounds().FromRaw(bounds)
-		dp.BucketCounts().FromRaw(p.counts)
-		var n uint64
-		for _, c := range p.counts {
-			n += c
-		}
-		dp.SetCount(n)
 	}
 	return md
 }
@@ -332,18 +324,8 @@ func expoHistograms(name string, pts ...expoPoint) pmetric.Metrics {
 	h.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	for _, p := range pts {
 		dp := h.DataPoints().AppendEmpty()
+		expoDataPoint(pcommon.NewTimestampFromTime(p.start), pcommon.NewTimestampFromTime(p.ts), p.scale, p.zero, p.offset, p.counts...).MoveTo(dp)
 		putAttrs(dp.Attributes(), p.attrs)
-		dp.SetStartTimestamp(pcommon.NewTimestampFromTime(p.start))
-		dp.SetTimestamp(pcommon.NewTimestampFromTime(p.ts))
-		dp.SetScale(p.scale)
-		dp.SetZeroCount(p.zero)
-		dp.Positive().SetOffset(p.offset)
-		dp.Positive().BucketCounts().FromRaw(p.counts)
-		n := p.zero
-		for _, c := range p.counts {
-			n += c
-		}
-		dp.SetCount(n)
 	}
 	return md
 }
