@@ -90,18 +90,24 @@ func reportPoints(b *testing.B, perOp int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perOp), "ns/point")
 }
 
+// newBenchProcessor builds a processor on benchConfig and feeds it two
+// scrapes of a benchBatch, which create the groups and baselines.
+func newBenchProcessor(b *testing.B, clk clock.Clock) (*sliProcessor, *benchBatch) {
+	p, err := newProcessor(processortest.NewNopSettings(processortest.NopType), loadConfig(b, benchConfig), consumertest.NewNop(), clk)
+	require.NoError(b, err)
+	batch := newBenchBatch()
+	for step := 1; step <= 2; step++ {
+		batch.advance(step)
+		_, _ = p.processMetrics(context.Background(), batch.md)
+	}
+	return p, batch
+}
+
 // BenchmarkIngest is the per-point path under the lock: hash, lookup,
 // delta, accumulate. Steady state: 0 allocations.
 func BenchmarkIngest(b *testing.B) {
-	cfg := loadConfig(b, benchConfig)
-	p, err := newProcessor(processortest.NewNopSettings(processortest.NopType), cfg, consumertest.NewNop(), clock.NewFake(t0))
-	require.NoError(b, err)
-	batch := newBenchBatch()
+	p, batch := newBenchProcessor(b, clock.NewFake(t0))
 	ctx := context.Background()
-	for step := 1; step <= 2; step++ { // create the groups and baselines
-		batch.advance(step)
-		_, _ = p.processMetrics(ctx, batch.md)
-	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -146,16 +152,9 @@ func BenchmarkConsumeMetrics(b *testing.B) {
 // BenchmarkEvaluate is one evaluation of 1000 groups with 3 windows and a
 // trigger, building the derived metrics (3000 values and 1000 states).
 func BenchmarkEvaluate(b *testing.B) {
-	cfg := loadConfig(b, benchConfig)
 	clk := clock.NewFake(t0)
-	p, err := newProcessor(processortest.NewNopSettings(processortest.NopType), cfg, consumertest.NewNop(), clk)
-	require.NoError(b, err)
-	batch := newBenchBatch()
+	p, batch := newBenchProcessor(b, clk)
 	ctx := context.Background()
-	for step := 1; step <= 2; step++ {
-		batch.advance(step)
-		_, _ = p.processMetrics(ctx, batch.md)
-	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
