@@ -3,6 +3,7 @@ package sliprocessor
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -90,6 +91,32 @@ func reportPoints(b *testing.B, perOp int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perOp), "ns/point")
 }
 
+// minPointRate is the per-point path's budget on one core (Makefile,
+// README: performance), far below what it does, so that load on a shared
+// machine does not fail it.
+const minPointRate = 1e6
+
+// checkBudget fails a benchmark of the per-point path that ran below
+// minPointRate or allocates in steady state. It counts the allocations of
+// ingest alone: advance, the next scrape, allocates in pdata.
+func checkBudget(b *testing.B, perOp int, advance, ingest func()) {
+	if rate := float64(b.N*perOp) / b.Elapsed().Seconds(); rate < minPointRate {
+		b.Errorf("%.0f points/s, budget %.0f", rate, float64(minPointRate))
+	}
+	var before, after runtime.MemStats
+	var allocs uint64
+	for range 10 {
+		advance()
+		runtime.ReadMemStats(&before)
+		ingest()
+		runtime.ReadMemStats(&after)
+		allocs += after.Mallocs - before.Mallocs
+	}
+	if allocs != 0 {
+		b.Errorf("%d allocations in 10 batches of %d points, budget 0", allocs, perOp)
+	}
+}
+
 // newBenchProcessor builds a processor on benchConfig and feeds it two
 // scrapes of a benchBatch, which create the groups and baselines.
 func newBenchProcessor(b *testing.B, clk clock.Clock) (*sliProcessor, *benchBatch) {
@@ -121,6 +148,9 @@ func BenchmarkIngest(b *testing.B) {
 	if got := p.indicators[0].stats.points[accepted]; got != int64((b.N+2)*2*benchGroups) {
 		b.Fatalf("accepted %d points, want %d", got, (b.N+2)*2*benchGroups)
 	}
+	step := b.N + 2
+	checkBudget(b, batch.points(), func() { step++; batch.advance(step) },
+		func() { _, _ = p.processMetrics(ctx, batch.md) })
 }
 
 // BenchmarkConsumeMetrics goes through the processor the factory builds,
@@ -222,4 +252,7 @@ indicators:
 	}
 	b.StopTimer()
 	reportPoints(b, benchGroups)
+	step := b.N + 2
+	checkBudget(b, benchGroups, func() { step++; advance(step) },
+		func() { _, _ = p.processMetrics(ctx, md) })
 }
