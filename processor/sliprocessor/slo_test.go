@@ -12,6 +12,15 @@ import (
 	"github.com/vnetpath/vnetpath/processor/sliprocessor/internal/metadatatest"
 )
 
+// feedRequests sends the cumulative requests and errors of one interval.
+// The counters started with the processor: their first value counts.
+func feedRequests(h *harness, requests, errs float64) {
+	h.consume(merge(
+		sums("requests", point{nil, t0, h.now(), requests}),
+		sums("errors", point{nil, t0, h.now(), errs}),
+	))
+}
+
 // TestBurnRatesSREWorkbook runs a 99.9 % SLO over a full 30-day period
 // with the workbook's default alert pairs (Table 5-8: 1h/5m at 14.4,
 // 6h/30m at 6, 3d/6h at 1), evaluated every 5 minutes.
@@ -50,11 +59,7 @@ objectives:
 		if i >= badFrom {
 			errs += 145
 		}
-		// The counters started with the processor: their first value counts.
-		h.consume(merge(
-			sums("requests", point{nil, t0, h.now(), requests}),
-			sums("errors", point{nil, t0, h.now(), errs}),
-		))
+		feedRequests(h, requests, errs)
 		h.tick(1)
 		if i == intervals-2 {
 			require.Empty(t, h.logs.FilterMessage("sli burn-rate alert").All(), "11 bad intervals burn 13.29x")
@@ -113,7 +118,7 @@ objectives:
 	var requests, errs float64
 	second := func(bad float64) int64 {
 		requests, errs = requests+1000, errs+bad
-		h.consume(merge(sums("requests", point{nil, t0, h.now(), requests}), sums("errors", point{nil, t0, h.now(), errs})))
+		feedRequests(h, requests, errs)
 		h.tick(1)
 		return gaugeValue(t, h.last(), "vnet.slo.alert", nil).IntValue()
 	}
