@@ -40,16 +40,6 @@ VNET_ID_FILTER_MAP(ring_filter);
  * not pin the sample to the same packets of every burst for long. */
 volatile const __u64 ring_sample_mask = 0;
 
-/* The skb's address as a plain number, read from the tracepoint's
- * arguments: the verifier forbids arithmetic on the typed pointer. */
-static __always_inline __u64 skb_addr(unsigned long long *ctx)
-{
-	__u64 addr = 0;
-
-	bpf_probe_read_kernel(&addr, sizeof(addr), &ctx[0]);
-	return addr;
-}
-
 static __always_inline bool sampled(__u64 addr)
 {
 	if (!ring_sample_mask)
@@ -70,7 +60,7 @@ int BPF_PROG(vnet_ring_enqueue, const struct sk_buff *skb, const struct net_devi
 
 	if (!vnet_id_maybe(&ring_filter, dev->ifindex))
 		return 0;
-	addr = skb_addr(ctx);
+	addr = vnet_arg_addr(ctx, 0);
 	if (!sampled(addr))
 		return 0;
 	vnet_dev_key_of(dev, &in.dev);

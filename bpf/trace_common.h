@@ -52,16 +52,6 @@ struct {
 	__type(value, __u32);
 } trace_slots SEC(".maps");
 
-/* An skb address as a number: tp_btf arguments are typed pointers the
- * verifier forbids arithmetic on, so read the raw argument. */
-static __always_inline __u64 trace_arg_addr(unsigned long long *ctx, int i)
-{
-	__u64 addr = 0;
-
-	bpf_probe_read_kernel(&addr, sizeof(addr), &ctx[i & 7]);
-	return addr;
-}
-
 static __always_inline __u32 *trace_slot(__u64 addr)
 {
 	__u32 i = (__u32)((addr >> 6) * 0x9E3779B97F4A7C15ULL >> 51) & (TRACE_SLOTS - 1);

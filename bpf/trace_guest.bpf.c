@@ -44,7 +44,7 @@ int BPF_PROG(vnet_trace_virtio_rx, struct sk_buff *skb)
 	if (!vnet_sampled(hash))
 		return 0;
 	now = bpf_ktime_get_ns();
-	addr = trace_arg_addr(ctx, 0);
+	addr = vnet_arg_addr(ctx, 0);
 	trace_emit(VNET_HOP_VIRTIO_RX, 0, &f, hash, now, now, addr, trace_dev_of(skb->dev), x);
 	trace_follow(addr, &f, hash, now, 0);
 	return 0;
@@ -53,7 +53,7 @@ int BPF_PROG(vnet_trace_virtio_rx, struct sk_buff *skb)
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(vnet_trace_tcp_rcv, struct sock *sk, const struct sk_buff *skb)
 {
-	__u64 addr = trace_arg_addr(ctx, 1);
+	__u64 addr = vnet_arg_addr(ctx, 1);
 	struct tracked *t = trace_lookup(addr);
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	struct trace_extra x = {.len = skb->len};
@@ -83,7 +83,7 @@ int BPF_PROG(vnet_trace_tcp_xmit, struct sk_buff *skb)
 	if (!vnet_sampled(hash))
 		return 0;
 	now = bpf_ktime_get_ns();
-	addr = trace_arg_addr(ctx, 0);
+	addr = vnet_arg_addr(ctx, 0);
 	if (f.proto == IPPROTO_TCP)
 		trace_emit(VNET_HOP_TCP_XMIT, flags, &f, hash, now, now, addr, trace_dev_of(skb->dev), x);
 	trace_follow(addr, &f, hash, now, flags);
@@ -94,7 +94,7 @@ int BPF_PROG(vnet_trace_tcp_xmit, struct sk_buff *skb)
 SEC("tp_btf/net_dev_start_xmit")
 int BPF_PROG(vnet_trace_virtio_tx, const struct sk_buff *skb, const struct net_device *dev)
 {
-	__u64 addr = trace_arg_addr(ctx, 0);
+	__u64 addr = vnet_arg_addr(ctx, 0);
 	struct tracked *t = trace_lookup(addr);
 	struct trace_extra x = {.len = skb->len};
 
@@ -122,7 +122,7 @@ int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop
 {
 	struct trace_extra x = {.len = skb->len, .reason = reason};
 	struct vnet_flow f = {};
-	__u64 addr = trace_arg_addr(ctx, 0), now, hash, start;
+	__u64 addr = vnet_arg_addr(ctx, 0), now, hash, start;
 	struct tracked *t = trace_lookup(addr);
 	__u16 flags = 0;
 

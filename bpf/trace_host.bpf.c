@@ -169,7 +169,7 @@ int BPF_PROG(vnet_trace_enqueue, const struct sk_buff *skb, const struct net_dev
 	if (!follow(hash, &flags) || !vm_facing(dev))
 		return 0;
 	now = bpf_ktime_get_ns();
-	addr = trace_arg_addr(ctx, 0);
+	addr = vnet_arg_addr(ctx, 0);
 	/* Received in the NET_RX softirq running now: its host.rx ends here. */
 	rx = bpf_map_lookup_elem(&trace_rx_softirq, &zero);
 	if (rx && *rx && skb->skb_iif) {
@@ -218,7 +218,7 @@ int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop
 {
 	struct trace_extra x = {.len = skb->len, .reason = reason};
 	struct vnet_flow f = {};
-	__u64 addr = trace_arg_addr(ctx, 0), hash, start;
+	__u64 addr = vnet_arg_addr(ctx, 0), hash, start;
 	struct tracked *t = trace_lookup(addr);
 	__u16 flags = 0;
 
@@ -272,7 +272,7 @@ int BPF_PROG(vnet_trace_tap_rx, struct sk_buff *skb)
 	if (!vnet_sampled(hash) || !vm_facing(skb->dev))
 		return 0;
 	now = bpf_ktime_get_ns();
-	addr = trace_arg_addr(ctx, 0);
+	addr = vnet_arg_addr(ctx, 0);
 	trace_emit(VNET_HOP_TAP_RX, flags, &f, hash, now, now, addr, trace_dev_of(skb->dev), x);
 	trace_follow(addr, &f, hash, now, flags);
 	return 0;

@@ -76,6 +76,16 @@ static __always_inline void vnet_dev_key_of(const struct net_device *dev, struct
 	k->ifindex = dev->ifindex;
 }
 
+/* A tp_btf pointer argument (an skb) as a plain number, to hash or key a
+ * map by: the verifier forbids arithmetic on the typed pointer. */
+static __always_inline __u64 vnet_arg_addr(unsigned long long *ctx, int i)
+{
+	__u64 addr = 0;
+
+	bpf_probe_read_kernel(&addr, sizeof(addr), &ctx[i & 7]);
+	return addr;
+}
+
 /* A cheap pre-filter before hash lookups, which cost tens of ns on every
  * event: bit id % 4096 is set by user space when some watched device has
  * that ifindex (or worker that TID). A single array slot, so the lookup is
