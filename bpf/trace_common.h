@@ -99,21 +99,26 @@ static __always_inline void trace_forget(__u64 addr)
 		__sync_fetch_and_add(slot, (__u32)-1); /* no fetch-and-sub before -mcpu=v3 */
 }
 
-/* The hop's device, as the record names it. */
-struct trace_dev {
-	__u32 netns;
-	__u32 ifindex;
-};
-
-static __always_inline struct trace_dev trace_dev_of(const struct net_device *dev)
+/* The hop's device, as the record names it; zero for none. */
+static __always_inline struct vnet_dev_key trace_dev_of(const struct net_device *dev)
 {
-	struct trace_dev d = {};
+	struct vnet_dev_key k = {};
+
+	if (dev)
+		vnet_dev_key_of(dev, &k);
+	return k;
+}
+
+/* trace_dev_of for raw tracepoints, whose device pointer is untyped. */
+static __always_inline struct vnet_dev_key trace_dev_read(const struct net_device *dev)
+{
+	struct vnet_dev_key k = {};
 
 	if (dev) {
-		d.netns = dev->nd_net.net->ns.inum;
-		d.ifindex = dev->ifindex;
+		k.netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+		k.ifindex = BPF_CORE_READ(dev, ifindex);
 	}
-	return d;
+	return k;
 }
 
 /* What a record says beyond the hop, the packet and the times. */
@@ -126,7 +131,7 @@ struct trace_extra {
 
 /* trace_emit writes one record; a full ring buffer is counted. */
 static __always_inline void trace_emit(__u16 hop, __u16 flags, const struct vnet_flow *f, __u64 hash, __u64 start,
-				       __u64 end, __u64 skb, struct trace_dev dev, struct trace_extra x)
+				       __u64 end, __u64 skb, struct vnet_dev_key dev, struct trace_extra x)
 {
 	struct vnet_trace_event *e = bpf_ringbuf_reserve(&trace_events, sizeof(*e), 0);
 	__u64 id;

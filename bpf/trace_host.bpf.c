@@ -173,7 +173,7 @@ int BPF_PROG(vnet_trace_enqueue, const struct sk_buff *skb, const struct net_dev
 	/* Received in the NET_RX softirq running now: its host.rx ends here. */
 	rx = bpf_map_lookup_elem(&trace_rx_softirq, &zero);
 	if (rx && *rx && skb->skb_iif) {
-		struct trace_dev in = trace_dev_of(dev);
+		struct vnet_dev_key in = trace_dev_of(dev);
 
 		in.ifindex = skb->skb_iif;
 		trace_emit(VNET_HOP_HOST_RX, flags, &f, hash, *rx, now, addr, in, x);
@@ -191,20 +191,14 @@ int vnet_trace_dequeue(struct bpf_raw_tracepoint_args *ctx)
 	__u64 addr = ctx->args[0];
 	struct tracked *t = trace_lookup(addr);
 	struct sk_buff *skb = (struct sk_buff *)addr;
-	struct trace_extra x = {};
-	struct trace_dev dev = {};
 
 	if (!t)
 		return 0;
 	if (!(t->flags & VNET_TRACE_FROM_GUEST)) {
-		struct net_device *d = BPF_CORE_READ(skb, dev);
+		struct trace_extra x = {.len = BPF_CORE_READ(skb, len)};
 
-		x.len = BPF_CORE_READ(skb, len);
-		if (d) {
-			dev.netns = BPF_CORE_READ(d, nd_net.net, ns.inum);
-			dev.ifindex = BPF_CORE_READ(d, ifindex);
-		}
-		trace_emit(VNET_HOP_TAP_RING, t->flags, &t->flow, t->hash, t->last_ns, bpf_ktime_get_ns(), addr, dev, x);
+		trace_emit(VNET_HOP_TAP_RING, t->flags, &t->flow, t->hash, t->last_ns, bpf_ktime_get_ns(), addr,
+			   trace_dev_read(BPF_CORE_READ(skb, dev)), x);
 	}
 	trace_forget(addr);
 	return 0;
@@ -287,13 +281,11 @@ int vnet_trace_host_tx(struct bpf_raw_tracepoint_args *ctx)
 	struct tracked *t = trace_lookup(addr);
 	struct net_device *d = (struct net_device *)ctx->args[2];
 	struct trace_extra x = {.len = (__u32)ctx->args[3]};
-	struct trace_dev dev = {};
 
 	if (!t || !(t->flags & VNET_TRACE_FROM_GUEST) || (int)ctx->args[1] != 0)
 		return 0;
-	dev.netns = BPF_CORE_READ(d, nd_net.net, ns.inum);
-	dev.ifindex = BPF_CORE_READ(d, ifindex);
-	trace_emit(VNET_HOP_HOST_TX, t->flags, &t->flow, t->hash, t->last_ns, bpf_ktime_get_ns(), addr, dev, x);
+	trace_emit(VNET_HOP_HOST_TX, t->flags, &t->flow, t->hash, t->last_ns, bpf_ktime_get_ns(), addr,
+		   trace_dev_read(d), x);
 	trace_forget(addr);
 	return 0;
 }
