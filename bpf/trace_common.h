@@ -1,5 +1,6 @@
-/* Maps and helpers every trace object (host and guest) declares: the ring
- * buffer, the followed packets, and their cheap pre-filter. */
+/* Maps and helpers every trace object (host and guest) declares: the traced
+ * devices, the ring buffer, the followed packets and their cheap pre-filter,
+ * and the drop budget. */
 #ifndef VNET_TRACE_COMMON_H
 #define VNET_TRACE_COMMON_H
 
@@ -9,6 +10,35 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Keeps the record type in the object's BTF, for bpf2go and the layout test. */
 const volatile struct vnet_trace_event *const trace_event_type = 0;
+
+/* The devices traced: the VM-facing ones on the host, the NICs in a guest.
+ * The ifindex pre-filter, then the exact (netns, ifindex). */
+VNET_ID_FILTER_MAP(trace_filter);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct vnet_dev_key);
+	__type(value, __u8);
+} trace_devices SEC(".maps");
+
+/* trace_dev_maybe is the cheap half: the ifindex filter. trace_dev_watched
+ * adds the exact lookup for a device that passed it, worth it only for a
+ * packet about to be followed. */
+static __always_inline bool trace_dev_maybe(const struct net_device *dev)
+{
+	return dev && vnet_id_maybe(&trace_filter, dev->ifindex);
+}
+
+static __always_inline bool trace_dev_watched(const struct net_device *dev)
+{
+	struct vnet_dev_key k;
+
+	vnet_dev_key_of(dev, &k);
+	return bpf_map_lookup_elem(&trace_devices, &k) != 0;
+}
+
+volatile const bool trace_drops = true; /* tracing.always_trace_drops */
 
 /* Records for user space: one per hop of a followed packet, one per drop. */
 struct {

@@ -9,28 +9,6 @@
  * sides follow the same packets without talking to each other. */
 #include "trace_common.h"
 
-/* Guest NICs: the ifindex pre-filter, then the exact (netns, ifindex). */
-VNET_ID_FILTER_MAP(trace_filter);
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, struct vnet_dev_key);
-	__type(value, __u8);
-} trace_devices SEC(".maps");
-
-volatile const bool trace_drops = true; /* tracing.always_trace_drops */
-
-static __always_inline bool guest_nic(const struct net_device *dev)
-{
-	struct vnet_dev_key k;
-
-	if (!dev || !vnet_id_maybe(&trace_filter, dev->ifindex))
-		return false;
-	vnet_dev_key_of(dev, &k);
-	return bpf_map_lookup_elem(&trace_devices, &k) != 0;
-}
-
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(vnet_trace_virtio_rx, struct sk_buff *skb)
 {
@@ -38,10 +16,10 @@ int BPF_PROG(vnet_trace_virtio_rx, struct sk_buff *skb)
 	struct vnet_flow f = {};
 	__u64 hash, now, addr;
 
-	if (!guest_nic(skb->dev) || !vnet_parse(skb, &f))
+	if (!trace_dev_maybe(skb->dev) || !vnet_parse(skb, &f))
 		return 0;
 	hash = vnet_flow_hash(&f);
-	if (!vnet_sampled(hash))
+	if (!vnet_sampled(hash) || !trace_dev_watched(skb->dev))
 		return 0;
 	now = bpf_ktime_get_ns();
 	addr = vnet_arg_addr(ctx, 0);
@@ -77,10 +55,10 @@ int BPF_PROG(vnet_trace_tcp_xmit, struct sk_buff *skb)
 	__u16 flags = VNET_TRACE_FROM_GUEST;
 	__u64 hash, now, addr;
 
-	if (!guest_nic(skb->dev) || !vnet_parse(skb, &f))
+	if (!trace_dev_maybe(skb->dev) || !vnet_parse(skb, &f))
 		return 0;
 	hash = vnet_flow_hash(&f);
-	if (!vnet_sampled(hash))
+	if (!vnet_sampled(hash) || !trace_dev_watched(skb->dev))
 		return 0;
 	now = bpf_ktime_get_ns();
 	addr = vnet_arg_addr(ctx, 0);
@@ -126,7 +104,7 @@ int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop
 	struct tracked *t = trace_lookup(addr);
 	__u16 flags = 0;
 
-	if (!guest_nic(skb->dev)) {
+	if (!trace_dev_maybe(skb->dev) || !trace_dev_watched(skb->dev)) {
 		if (t)
 			trace_forget(addr);
 		return 0;

@@ -11,16 +11,6 @@
  * Drops on VM-facing devices are traced whether sampled or not. */
 #include "trace_common.h"
 
-/* VM-facing devices: the ifindex pre-filter, then the exact (netns, ifindex). */
-VNET_ID_FILTER_MAP(trace_filter);
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, struct vnet_dev_key);
-	__type(value, __u8);
-} trace_devices SEC(".maps");
-
 /* Identities dropped before, so their retransmission is followed. Every
  * packet to a VM asks whether it was dropped: two bitmaps by hash answer
  * "no" at the cost of one array read, before the exact LRU lookup. Drops
@@ -85,9 +75,6 @@ static __always_inline void remember_dropped(__u64 hash)
 	bpf_map_update_elem(&trace_dropped, &hash, &one, BPF_ANY);
 }
 
-
-volatile const bool trace_drops = true; /* tracing.always_trace_drops */
-
 /* When this CPU's running NET_RX softirq began, 0 outside one: host.rx
  * starts there. Softirqs do not nest on a CPU. */
 struct {
@@ -98,23 +85,6 @@ struct {
 } trace_rx_softirq SEC(".maps");
 
 #define NET_RX_VEC 3
-
-/* maybe_vm_facing is the cheap half: the ifindex filter. vm_facing adds
- * the exact (netns, ifindex) lookup, worth it only for packets followed. */
-static __always_inline bool maybe_vm_facing(const struct net_device *dev)
-{
-	return dev && vnet_id_maybe(&trace_filter, dev->ifindex);
-}
-
-static __always_inline bool vm_facing(const struct net_device *dev)
-{
-	struct vnet_dev_key k;
-
-	if (!maybe_vm_facing(dev))
-		return false;
-	vnet_dev_key_of(dev, &k);
-	return bpf_map_lookup_elem(&trace_devices, &k) != 0;
-}
 
 static __always_inline void rx_softirq(__u64 ts)
 {
@@ -163,10 +133,10 @@ int BPF_PROG(vnet_trace_enqueue, const struct sk_buff *skb, const struct net_dev
 	__u16 flags = 0;
 	__u32 zero = 0;
 
-	if (!maybe_vm_facing(dev) || !vnet_parse(skb, &f))
+	if (!trace_dev_maybe(dev) || !vnet_parse(skb, &f))
 		return 0;
 	hash = vnet_flow_hash(&f);
-	if (!follow(hash, &flags) || !vm_facing(dev))
+	if (!follow(hash, &flags) || !trace_dev_watched(dev))
 		return 0;
 	now = bpf_ktime_get_ns();
 	addr = vnet_arg_addr(ctx, 0);
@@ -216,7 +186,7 @@ int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop
 	struct tracked *t = trace_lookup(addr);
 	__u16 flags = 0;
 
-	if (!maybe_vm_facing(skb->dev)) {
+	if (!trace_dev_maybe(skb->dev)) {
 		if (t)
 			trace_forget(addr);
 		return 0;
@@ -228,7 +198,7 @@ int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop
 		start = t->last_ns;
 	} else {
 		/* The rate check first: a drop storm must not pay for parsing. */
-		if (!trace_drops || !trace_drop_allowed() || !vm_facing(skb->dev) || !vnet_parse(skb, &f))
+		if (!trace_drops || !trace_drop_allowed() || !trace_dev_watched(skb->dev) || !vnet_parse(skb, &f))
 			return 0;
 		hash = vnet_flow_hash(&f);
 		start = 0;
@@ -260,10 +230,10 @@ int BPF_PROG(vnet_trace_tap_rx, struct sk_buff *skb)
 	__u16 flags = VNET_TRACE_FROM_GUEST;
 	__u64 hash, now, addr;
 
-	if (!maybe_vm_facing(skb->dev) || !vnet_parse(skb, &f))
+	if (!trace_dev_maybe(skb->dev) || !vnet_parse(skb, &f))
 		return 0;
 	hash = vnet_flow_hash(&f);
-	if (!vnet_sampled(hash) || !vm_facing(skb->dev))
+	if (!vnet_sampled(hash) || !trace_dev_watched(skb->dev))
 		return 0;
 	now = bpf_ktime_get_ns();
 	addr = vnet_arg_addr(ctx, 0);
