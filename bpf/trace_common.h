@@ -193,6 +193,24 @@ static __always_inline void trace_emit(__u16 hop, __u16 flags, const struct vnet
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
+/* trace_begin records the instant hop where a packet starts being followed,
+ * and follows it from there. */
+static __always_inline void trace_begin(__u16 hop, __u16 flags, const struct vnet_flow *f, __u64 hash, __u64 addr,
+					__u64 now, struct vnet_dev_key dev, struct trace_extra x)
+{
+	trace_emit(hop, flags, f, hash, now, now, addr, dev, x);
+	trace_follow(addr, f, hash, now, flags);
+}
+
+/* trace_end records the hop that ends here, from the followed packet's
+ * previous hop until now, and stops following it. */
+static __always_inline void trace_end(__u16 hop, const struct tracked *t, __u64 addr, struct vnet_dev_key dev,
+				      struct trace_extra x)
+{
+	trace_emit(hop, t->flags, &t->flow, t->hash, t->last_ns, bpf_ktime_get_ns(), addr, dev, x);
+	trace_forget(addr);
+}
+
 /* Drops are traced even when not sampled, up to this many per second and
  * CPU: a drop storm must not flood the ring buffer. The budget refills by
  * jiffies, free to read where a clock read costs tens of ns; user space

@@ -23,8 +23,7 @@ int BPF_PROG(vnet_trace_virtio_rx, struct sk_buff *skb)
 		return 0;
 	now = bpf_ktime_get_ns();
 	addr = vnet_arg_addr(ctx, 0);
-	trace_emit(VNET_HOP_VIRTIO_RX, 0, &f, hash, now, now, addr, trace_dev_of(skb->dev), x);
-	trace_follow(addr, &f, hash, now, 0);
+	trace_begin(VNET_HOP_VIRTIO_RX, 0, &f, hash, addr, now, trace_dev_of(skb->dev), x);
 	return 0;
 }
 
@@ -40,9 +39,7 @@ int BPF_PROG(vnet_trace_tcp_rcv, struct sock *sk, const struct sk_buff *skb)
 		return 0;
 	x.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
 	x.cwnd = BPF_CORE_READ(tp, snd_cwnd);
-	trace_emit(VNET_HOP_TCP_RCV, t->flags, &t->flow, t->hash, t->last_ns, bpf_ktime_get_ns(), addr,
-		   trace_dev_of(skb->dev), x);
-	trace_forget(addr);
+	trace_end(VNET_HOP_TCP_RCV, t, addr, trace_dev_of(skb->dev), x);
 	return 0;
 }
 
@@ -62,6 +59,7 @@ int BPF_PROG(vnet_trace_tcp_xmit, struct sk_buff *skb)
 		return 0;
 	now = bpf_ktime_get_ns();
 	addr = vnet_arg_addr(ctx, 0);
+	/* Only TCP has a tcp.xmit hop; every packet is followed to virtio.tx. */
 	if (f.proto == IPPROTO_TCP)
 		trace_emit(VNET_HOP_TCP_XMIT, flags, &f, hash, now, now, addr, trace_dev_of(skb->dev), x);
 	trace_follow(addr, &f, hash, now, flags);
@@ -78,9 +76,7 @@ int BPF_PROG(vnet_trace_virtio_tx, const struct sk_buff *skb, const struct net_d
 
 	if (!t || !(t->flags & VNET_TRACE_FROM_GUEST))
 		return 0;
-	trace_emit(VNET_HOP_VIRTIO_TX, t->flags, &t->flow, t->hash, t->last_ns, bpf_ktime_get_ns(), addr,
-		   trace_dev_of(dev), x);
-	trace_forget(addr);
+	trace_end(VNET_HOP_VIRTIO_TX, t, addr, trace_dev_of(dev), x);
 	return 0;
 }
 
@@ -99,10 +95,9 @@ SEC("tp_btf/kfree_skb")
 int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
 	struct trace_extra x = {.len = skb->len, .reason = reason};
-	struct vnet_flow f = {};
-	__u64 addr = vnet_arg_addr(ctx, 0), now, hash, start;
+	__u64 addr = vnet_arg_addr(ctx, 0), now;
 	struct tracked *t = trace_lookup(addr);
-	__u16 flags = 0;
+	struct vnet_flow f = {};
 
 	if (!trace_dev_maybe(skb->dev) || !trace_dev_watched(skb->dev)) {
 		if (t)
@@ -110,19 +105,12 @@ int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop
 		return 0;
 	}
 	if (t) {
-		f = t->flow;
-		hash = t->hash;
-		flags = t->flags;
-		start = t->last_ns;
-	} else {
-		if (!trace_drops || !trace_drop_allowed() || !vnet_parse(skb, &f))
-			return 0;
-		hash = vnet_flow_hash(&f);
-		start = 0;
+		trace_end(VNET_HOP_DROP, t, addr, trace_dev_of(skb->dev), x);
+		return 0;
 	}
+	if (!trace_drops || !trace_drop_allowed() || !vnet_parse(skb, &f))
+		return 0;
 	now = bpf_ktime_get_ns();
-	trace_emit(VNET_HOP_DROP, flags, &f, hash, start ? start : now, now, addr, trace_dev_of(skb->dev), x);
-	if (t)
-		trace_forget(addr);
+	trace_emit(VNET_HOP_DROP, 0, &f, vnet_flow_hash(&f), now, now, addr, trace_dev_of(skb->dev), x);
 	return 0;
 }

@@ -148,8 +148,7 @@ int BPF_PROG(vnet_trace_enqueue, const struct sk_buff *skb, const struct net_dev
 		in.ifindex = skb->skb_iif;
 		trace_emit(VNET_HOP_HOST_RX, flags, &f, hash, *rx, now, addr, in, x);
 	}
-	trace_emit(VNET_HOP_TAP_ENQUEUE, flags, &f, hash, now, now, addr, trace_dev_of(dev), x);
-	trace_follow(addr, &f, hash, now, flags);
+	trace_begin(VNET_HOP_TAP_ENQUEUE, flags, &f, hash, addr, now, trace_dev_of(dev), x);
 	return 0;
 }
 
@@ -181,9 +180,9 @@ SEC("tp_btf/kfree_skb")
 int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
 	struct trace_extra x = {.len = skb->len, .reason = reason};
-	struct vnet_flow f = {};
-	__u64 addr = vnet_arg_addr(ctx, 0), hash, start;
+	__u64 addr = vnet_arg_addr(ctx, 0), hash, now;
 	struct tracked *t = trace_lookup(addr);
+	struct vnet_flow f = {};
 	__u16 flags = 0;
 
 	if (!trace_dev_maybe(skb->dev)) {
@@ -192,31 +191,24 @@ int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop
 		return 0;
 	}
 	if (t) {
-		f = t->flow;
 		hash = t->hash;
 		flags = t->flags;
-		start = t->last_ns;
+		trace_end(VNET_HOP_DROP, t, addr, trace_dev_of(skb->dev), x);
 	} else {
 		/* The rate check first: a drop storm must not pay for parsing. */
 		if (!trace_drops || !trace_drop_allowed() || !trace_dev_watched(skb->dev) || !vnet_parse(skb, &f))
 			return 0;
 		hash = vnet_flow_hash(&f);
-		start = 0;
 		/* Received on this tap: the guest sent it, and the guest's side
 		 * owns the trace's root. */
 		if (skb->skb_iif == skb->dev->ifindex)
 			flags |= VNET_TRACE_FROM_GUEST;
-	}
-	{
-		__u64 now = bpf_ktime_get_ns();
-
-		trace_emit(VNET_HOP_DROP, flags, &f, hash, start ? start : now, now, addr, trace_dev_of(skb->dev), x);
+		now = bpf_ktime_get_ns();
+		trace_emit(VNET_HOP_DROP, flags, &f, hash, now, now, addr, trace_dev_of(skb->dev), x);
 	}
 	/* Only a packet going to the guest comes back through the tap's xmit. */
 	if (trace_drops && !(flags & VNET_TRACE_FROM_GUEST))
 		remember_dropped(hash);
-	if (t)
-		trace_forget(addr);
 	return 0;
 }
 
@@ -237,8 +229,7 @@ int BPF_PROG(vnet_trace_tap_rx, struct sk_buff *skb)
 		return 0;
 	now = bpf_ktime_get_ns();
 	addr = vnet_arg_addr(ctx, 0);
-	trace_emit(VNET_HOP_TAP_RX, flags, &f, hash, now, now, addr, trace_dev_of(skb->dev), x);
-	trace_follow(addr, &f, hash, now, flags);
+	trace_begin(VNET_HOP_TAP_RX, flags, &f, hash, addr, now, trace_dev_of(skb->dev), x);
 	return 0;
 }
 
@@ -254,8 +245,6 @@ int vnet_trace_host_tx(struct bpf_raw_tracepoint_args *ctx)
 
 	if (!t || !(t->flags & VNET_TRACE_FROM_GUEST) || (int)ctx->args[1] != 0)
 		return 0;
-	trace_emit(VNET_HOP_HOST_TX, t->flags, &t->flow, t->hash, t->last_ns, bpf_ktime_get_ns(), addr,
-		   trace_dev_read(d), x);
-	trace_forget(addr);
+	trace_end(VNET_HOP_HOST_TX, t, addr, trace_dev_read(d), x);
 	return 0;
 }
