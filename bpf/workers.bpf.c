@@ -37,6 +37,20 @@ struct {
 	__type(value, struct vnet_hist);
 } worker_runtime SEC(".maps");
 
+/* hist_since adds the time from *since until now to tid's histogram in
+ * map and clears *since; a 0 means the span was not timed. */
+static __always_inline void hist_since(void *map, const __u32 *tid, __u64 *since, __u64 now)
+{
+	struct vnet_hist *h;
+
+	if (!*since)
+		return;
+	h = bpf_map_lookup_elem(map, tid);
+	if (h)
+		vnet_hist_add(h, now - *since);
+	*since = 0;
+}
+
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(vnet_worker_wakeup, struct task_struct *p)
 {
@@ -58,7 +72,6 @@ int BPF_PROG(vnet_worker_switch, bool preempt, struct task_struct *prev, struct 
 	bool prev_maybe = vnet_id_maybe(&worker_filter, prev_tid);
 	bool next_maybe = vnet_id_maybe(&worker_filter, next_tid);
 	struct vnet_worker *w = 0;
-	struct vnet_hist *h;
 	__u64 now;
 
 	if (!prev_maybe && !next_maybe)
@@ -67,12 +80,7 @@ int BPF_PROG(vnet_worker_switch, bool preempt, struct task_struct *prev, struct 
 	if (prev_maybe)
 		w = bpf_map_lookup_elem(&workers, &prev_tid);
 	if (w) {
-		if (w->on_cpu_since) {
-			h = bpf_map_lookup_elem(&worker_runtime, &prev_tid);
-			if (h)
-				vnet_hist_add(h, now - w->on_cpu_since);
-			w->on_cpu_since = 0;
-		}
+		hist_since(&worker_runtime, &prev_tid, &w->on_cpu_since, now);
 		/* Preempted, it waits in the run queue from now on. */
 		if (preempt)
 			w->runnable_since = now;
@@ -80,12 +88,7 @@ int BPF_PROG(vnet_worker_switch, bool preempt, struct task_struct *prev, struct 
 
 	w = next_maybe ? bpf_map_lookup_elem(&workers, &next_tid) : 0;
 	if (w) {
-		if (w->runnable_since) {
-			h = bpf_map_lookup_elem(&worker_wait, &next_tid);
-			if (h)
-				vnet_hist_add(h, now - w->runnable_since);
-			w->runnable_since = 0;
-		}
+		hist_since(&worker_wait, &next_tid, &w->runnable_since, now);
 		w->on_cpu_since = now;
 	}
 	return 0;
