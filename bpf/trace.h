@@ -165,7 +165,8 @@ static __always_inline bool vnet_parse(const struct sk_buff *skb, struct vnet_fl
 		f->proto = buf[6];
 		__builtin_memcpy(f->saddr, &buf[8], 16);
 		__builtin_memcpy(f->daddr, &buf[24], 16);
-		l4 = 40;
+		/* The transport header at 40: with extension headers, proto
+		 * names one and the switch below refuses the packet. */
 		if (bpf_probe_read_kernel(buf, 28, head + nh + 40))
 			return false;
 		l4 = 0;
