@@ -1,7 +1,7 @@
 package probes
 
-// Go views of the structs in bpf/vnet.h and the groups' map values. Their
-// sizes are checked against the loaded objects' BTF by the tests.
+// Go views of the structs in bpf/vnet.h and the groups' map keys and
+// values. TestTypesMatchTheObjects checks their sizes against the maps.
 
 // HistSlots is VNET_HIST_SLOTS: slot s counts values in (2^(s-1), 2^s] ns.
 const HistSlots = 40
@@ -12,8 +12,9 @@ type Hist struct {
 	SumNs uint64
 }
 
-// IDFilter is struct vnet_dev_filter: bit ifindex % 4096 set when some
-// VM-facing device has that ifindex, a pre-filter before hash lookups.
+// IDFilter is struct vnet_id_filter: bit id % 4096 set when some watched
+// device has that ifindex (or worker that TID), a pre-filter before hash
+// lookups.
 type IDFilter [64]uint64
 
 // Set marks an ifindex.
