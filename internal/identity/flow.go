@@ -155,8 +155,7 @@ func ICMP(src, dst netip.Addr, typ, code uint8, id, seq uint16) (Flow, error) {
 }
 
 // UDP6Aux folds the first 8 bytes of a UDP payload over IPv6 as the kernel
-// does (bytes missing from a shorter payload count as zero here; the
-// kernel reads whatever follows the packet).
+// does; bytes missing from a shorter payload count as zero on both sides.
 func UDP6Aux(payload []byte) uint32 {
 	var p [8]byte
 	copy(p[:], payload)
