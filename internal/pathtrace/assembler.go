@@ -236,29 +236,14 @@ func (a *Assembler) entersHere(ev *Event) bool {
 // entered the path; hops after it end later than it does, which trace
 // viewers show as they should.
 func (a *Assembler) rootSpan(s ptrace.Span, ev *Event, trace pcommon.TraceID, root pcommon.SpanID) {
-	s.SetTraceID(trace)
-	s.SetSpanID(root)
-	s.SetName("packet")
-	s.SetKind(ptrace.SpanKindInternal)
-	s.SetStartTimestamp(a.offset.Wall(ev.StartNs))
-	s.SetEndTimestamp(a.offset.Wall(ev.TsNs))
-	m := s.Attributes()
-	m.EnsureCapacity(identityAttrs)
-	a.putIdentity(m, &ev.Flow)
+	a.startSpan(s, ev, trace, root, "packet", identityAttrs)
 }
 
 func (a *Assembler) hopSpan(s ptrace.Span, ev *Event, trace pcommon.TraceID, root pcommon.SpanID) {
-	s.SetTraceID(trace)
-	s.SetSpanID(a.spanIDs())
+	name := ev.Hop.String()
 	s.SetParentSpanID(root)
-	s.SetName(ev.Hop.String())
-	s.SetKind(ptrace.SpanKindInternal)
-	s.SetStartTimestamp(a.offset.Wall(ev.StartNs))
-	s.SetEndTimestamp(a.offset.Wall(ev.TsNs))
-	m := s.Attributes()
-	m.EnsureCapacity(hopAttrs)
-	a.putIdentity(m, &ev.Flow)
-	m.PutStr(attrHop, ev.Hop.String())
+	m := a.startSpan(s, ev, trace, a.spanIDs(), name, hopAttrs)
+	m.PutStr(attrHop, name)
 	m.PutInt(attrLength, int64(ev.Len))
 	if a.attribution != nil {
 		if d, ok := a.attribution.Device(ev.Netns, ev.Ifindex); ok {
@@ -288,6 +273,22 @@ func (a *Assembler) hopSpan(s ptrace.Span, ev *Event, trace pcommon.TraceID, roo
 		m.PutDouble(attrSRTT, float64(ev.SRTTus)/1e6)
 		m.PutInt(attrCwnd, int64(ev.SndCwnd))
 	}
+}
+
+// startSpan fills what root and hop spans share: ids, name, kind, the
+// record's times and the packet's identity. It returns the attributes,
+// sized for attrs.
+func (a *Assembler) startSpan(s ptrace.Span, ev *Event, trace pcommon.TraceID, id pcommon.SpanID, name string, attrs int) pcommon.Map {
+	s.SetTraceID(trace)
+	s.SetSpanID(id)
+	s.SetName(name)
+	s.SetKind(ptrace.SpanKindInternal)
+	s.SetStartTimestamp(a.offset.Wall(ev.StartNs))
+	s.SetEndTimestamp(a.offset.Wall(ev.TsNs))
+	m := s.Attributes()
+	m.EnsureCapacity(attrs)
+	a.putIdentity(m, &ev.Flow)
+	return m
 }
 
 // spansOfBatch opens a batch at its first span.
