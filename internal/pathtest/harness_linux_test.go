@@ -103,6 +103,14 @@ func spans(sink *consumertest.TracesSink) []span {
 	return out
 }
 
+// flowTo keeps the spans of transport packets from the lab's client to vm.
+func flowTo(lab *vmlab.Lab, vm *vmlab.VM, transport string) func(span) bool {
+	return func(s span) bool {
+		return s.str("network.transport") == transport && s.str("source.address") == lab.ClientIP.String() &&
+			s.str("destination.address") == vm.IP.String()
+	}
+}
+
 // byTrace groups spans by trace id, each trace's spans in time order.
 func byTrace(ss []span, keep func(span) bool) map[pcommon.TraceID][]span {
 	out := map[pcommon.TraceID][]span{}

@@ -38,9 +38,7 @@ func TestHostAndGuestSampleTheSamePackets(t *testing.T) {
 	settle(hostSink, 500*time.Millisecond, 10*time.Second)
 	settle(guestSink, 500*time.Millisecond, 10*time.Second)
 
-	keep := func(s span) bool {
-		return s.str("network.transport") == "udp" && s.str("source.address") == lab.ClientIP.String() && s.str("destination.address") == vm.IP.String()
-	}
+	keep := flowTo(lab, vm, "udp")
 	host, guest := byTrace(spans(hostSink), keep), byTrace(spans(guestSink), keep)
 	require.Equal(t, traceIDs(host), traceIDs(guest), "both sides picked the same packets")
 	// 10% of 10 000 distinct identities, within 5 standard deviations.

@@ -42,11 +42,22 @@ func tcpWithRingDrops(t *testing.T, lab *vmlab.Lab, vm *vmlab.VM) uint64 {
 	return after.Sub(before).TxDropped
 }
 
-func isStream(lab *vmlab.Lab, vm *vmlab.VM) func(span) bool {
-	return func(s span) bool {
-		return s.str("network.transport") == "tcp" && s.str("source.address") == lab.ClientIP.String() &&
-			s.str("destination.address") == vm.IP.String()
+// requireTapDrops checks that the host traced exactly the drops the tap
+// counted, each with its reason on the tap.
+func requireTapDrops(t *testing.T, traces map[pcommon.TraceID][]span, vm *vmlab.VM, dropped uint64) {
+	t.Helper()
+	drops := 0
+	for _, ss := range traces {
+		for _, s := range ss {
+			if s.name == "drop" && s.service == "vnetpath-host" {
+				require.Equal(t, "FULL_RING", s.str("vnet.drop.reason"))
+				require.Equal(t, "dropped: FULL_RING", s.errorMessage)
+				require.Equal(t, vm.HostTap, s.str("network.interface.name"))
+				drops++
+			}
+		}
 	}
+	require.Equal(t, int(dropped), drops, "one drop span per packet the tap dropped")
 }
 
 // dropTraces returns the traces holding a FULL_RING drop span.
@@ -81,19 +92,8 @@ func TestDroppedSegmentsAndTheirRetransmission(t *testing.T) {
 	require.NotZero(t, dropped, "the stalled VMM caused no ring drop")
 	settle(sink, 500*time.Millisecond, 10*time.Second)
 
-	traces := byTrace(spans(sink), isStream(lab, vm))
-	drops := 0
-	for _, ss := range traces {
-		for _, s := range ss {
-			if s.name == "drop" {
-				require.Equal(t, "FULL_RING", s.str("vnet.drop.reason"))
-				require.Equal(t, "dropped: FULL_RING", s.errorMessage)
-				require.Equal(t, vm.HostTap, s.str("network.interface.name"))
-				drops++
-			}
-		}
-	}
-	require.Equal(t, int(dropped), drops, "one drop span per packet the tap dropped")
+	traces := byTrace(spans(sink), flowTo(lab, vm, "tcp"))
+	requireTapDrops(t, traces, vm, dropped)
 	t.Logf("%d segments dropped at the tap, %d traces with a drop", dropped, len(dropTraces(traces)))
 	for id, ss := range dropTraces(traces) {
 		var firstDrop, delivered *span
@@ -142,13 +142,15 @@ func TestRetransmissionReachesGuestTCP(t *testing.T) {
 
 	before, err := vmlab.ReadNetstat(vm.NetnsPath())
 	require.NoError(t, err)
-	require.NotZero(t, tcpWithRingDrops(t, lab, vm))
+	dropped := tcpWithRingDrops(t, lab, vm)
+	require.NotZero(t, dropped)
 	settle(sink, 500*time.Millisecond, 15*time.Second)
 	after, err := vmlab.ReadNetstat(vm.NetnsPath())
 	require.NoError(t, err)
 	coalesced := int(after["TcpExt"]["TCPBacklogCoalesce"] - before["TcpExt"]["TCPBacklogCoalesce"])
 
-	traces := byTrace(spans(sink), isStream(lab, vm))
+	traces := byTrace(spans(sink), flowTo(lab, vm, "tcp"))
+	requireTapDrops(t, traces, vm, dropped)
 	withDrops := dropTraces(traces)
 	require.NotEmpty(t, withDrops)
 	for id, ss := range withDrops {

@@ -38,9 +38,7 @@ func TestUDPToGuestOneTracePerPacket(t *testing.T) {
 	settle(sink, 500*time.Millisecond, 10*time.Second)
 
 	key := identity.NewKey(pathtrace.DefaultKey)
-	traces := byTrace(spans(sink), func(s span) bool {
-		return s.str("network.transport") == "udp" && s.str("source.address") == lab.ClientIP.String() && s.str("destination.address") == vm.IP.String()
-	})
+	traces := byTrace(spans(sink), flowTo(lab, vm, "udp"))
 	require.Len(t, traces, n, "one trace per datagram")
 	for id, ss := range traces {
 		var names []string
