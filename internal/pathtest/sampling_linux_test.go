@@ -4,6 +4,7 @@ package pathtest
 
 import (
 	"context"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -27,8 +28,9 @@ func TestHostAndGuestSampleTheSamePackets(t *testing.T) {
 	lab := vmlab.NewT(t, vmlab.Options{})
 	vm := lab.VM(0)
 	hostSink, guestSink := new(consumertest.TracesSink), new(consumertest.TracesSink)
-	startHost(t, hostSink, func(c *vnethostreceiver.Config) { c.Tracing.SamplingRatio = 0.1 })
-	startGuest(t, vm, guestSink, func(c *vnetguestreceiver.Config) { c.Tracing.SamplingRatio = 0.1 })
+	const ratio = 0.1
+	startHost(t, hostSink, func(c *vnethostreceiver.Config) { c.Tracing.SamplingRatio = ratio })
+	startGuest(t, vm, guestSink, func(c *vnetguestreceiver.Config) { c.Tracing.SamplingRatio = ratio })
 	time.Sleep(200 * time.Millisecond)
 
 	const n = 10000
@@ -45,10 +47,21 @@ func TestHostAndGuestSampleTheSamePackets(t *testing.T) {
 	require.InDelta(t, n/10, len(host), 5*30, "sampled %d of %d", len(host), n)
 
 	key := identity.NewKey(pathtrace.DefaultKey)
+	_, threshold, err := identity.Sampling(ratio)
+	require.NoError(t, err)
 	for id, hs := range host {
 		root := identity.RootSpanID(key, id)
 		require.Equal(t, "packet", hs[0].name)
 		require.Equal(t, root, hs[0].id)
+		// The kernel sampled by identity.SampleHash: the identity rebuilt
+		// from the root's attributes names this trace and hashes under the
+		// threshold (host and guest agreeing would not catch a kernel hash
+		// that drifted from the Go one on both sides).
+		flow, err := identity.UDP(netip.AddrPortFrom(lab.ClientIP, uint16(hs[0].int("source.port"))),
+			netip.AddrPortFrom(vm.IP, uint16(hs[0].int("destination.port"))), uint32(hs[0].int("vnet.packet.ip.id")))
+		require.NoError(t, err)
+		require.Equal(t, id, identity.TraceID(key, flow))
+		require.Less(t, identity.SampleHash(key, flow), threshold)
 		gs := guest[id]
 		require.Len(t, gs, 1)
 		require.Equal(t, "virtio.rx", gs[0].name)

@@ -31,8 +31,8 @@ func TestUDPToGuestOneTracePerPacket(t *testing.T) {
 	startGuest(t, vm, sink, func(c *vnetguestreceiver.Config) { c.Tracing.SamplingRatio = 1 })
 	time.Sleep(200 * time.Millisecond) // the host's first discovery names the tap
 
-	const n = 200
-	res, err := vmlab.UDPBurst(context.Background(), lab.Client(), vm.Guest(), vmlab.UDPSpec{Count: n, Size: 100, Rate: 2000}, 300*time.Millisecond)
+	const n, size = 200, 100
+	res, err := vmlab.UDPBurst(context.Background(), lab.Client(), vm.Guest(), vmlab.UDPSpec{Count: n, Size: size, Rate: 2000}, 300*time.Millisecond)
 	require.NoError(t, err)
 	require.Equal(t, uint64(n), res.Received)
 	settle(sink, 500*time.Millisecond, 10*time.Second)
@@ -67,5 +67,12 @@ func TestUDPToGuestOneTracePerPacket(t *testing.T) {
 		require.Equal(t, vm.GuestDev, vrx.str("network.interface.name"))
 		require.Equal(t, "vnetpath-host", enq.service)
 		require.Equal(t, "vnetpath-guest", vrx.service)
+		// skb->len: the frame on the host's side of the tap, the IP packet
+		// once the guest NIC has pulled the Ethernet header.
+		const frame = 14 + 20 + 8 + size
+		for _, s := range ss[1:4] {
+			require.Equal(t, int64(frame), s.int("vnet.packet.length"), s.name)
+		}
+		require.Equal(t, int64(frame-14), vrx.int("vnet.packet.length"))
 	}
 }
