@@ -69,15 +69,16 @@ func (r *Runner) loop() {
 	var rec ringbuf.Record
 	var ev Event
 	pending := 0
-	deadline := time.Now().Add(r.flush)
+	// The kernel wakes no reader (BPF_RB_NO_WAKEUP): records are drained
+	// when this deadline passes, once per flush interval.
+	r.rd.SetDeadline(time.Now().Add(r.flush))
 	for {
-		r.rd.SetDeadline(deadline)
 		err := r.rd.ReadInto(&rec)
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			r.send()
 			pending = 0
-			deadline = time.Now().Add(r.flush)
+			r.rd.SetDeadline(time.Now().Add(r.flush))
 			continue
 		case errors.Is(err, ringbuf.ErrClosed):
 			r.send()
