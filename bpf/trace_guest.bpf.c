@@ -34,9 +34,17 @@ int BPF_PROG(vnet_trace_tcp_rcv, struct sock *sk, const struct sk_buff *skb)
 	struct tracked *t = trace_lookup(addr);
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	struct trace_extra x = {.len = skb->len};
+	struct vnet_flow f = {};
 
 	if (!t || (t->flags & VNET_TRACE_FROM_GUEST))
 		return 0;
+	/* A followed segment TCP coalesced into its backlog's tail was freed
+	 * with no tracepoint and left its entry: when another socket's
+	 * segment reuses the address, it is not that packet. */
+	if (!vnet_parse(skb, &f) || vnet_flow_hash(&f) != t->hash) {
+		trace_forget(addr);
+		return 0;
+	}
 	x.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
 	x.cwnd = BPF_CORE_READ(tp, snd_cwnd);
 	trace_end(VNET_HOP_TCP_RCV, t, addr, trace_dev_of(skb->dev), x);
