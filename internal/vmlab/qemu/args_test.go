@@ -22,7 +22,7 @@ func TestQEMUArgs(t *testing.T) {
 			"-name", "guest=vnlab5-vm0,debug-threads=on", "-accel", accel, "-m", mem, "-smp", cpus,
 			"-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
 			"-kernel", "/c/vmlinuz", "-initrd", "/c/initramfs-ab.cpio.gz",
-			"-append", "console=ttyS0 panic=-1 vnl_name=vnlab5-vm0 vnl_ip=198.18.5.10/24 " +
+			"-append", "console=ttyS0 panic=-1 ipv6.disable=1 vnl_name=vnlab5-vm0 vnl_ip=198.18.5.10/24 " +
 				"vnl_neigh=198.18.5.1@02:76:c1:00:05:00,198.18.5.254@02:76:b7:00:05:00 vnl_port=7070 vnl_otlp=198.18.5.254:4317",
 			"-netdev", netdev, "-device", "virtio-net-pci,netdev=hostnet0,mac=02:76:9e:00:05:00",
 			"-qmp", "unix:/run/vnetlab/vnlab5/vnlab5-vm0.qmp,server=on,wait=off", "-S",
