@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/vnetpath/vnetpath/internal/testenv"
 )
 
 // Shape of the synthetic host: 2000 processes, of which 20 VMMs with a
@@ -98,9 +100,7 @@ func BenchmarkScan(b *testing.B) {
 
 // BenchmarkScanHostProc scans this machine's /proc, whatever runs on it.
 func BenchmarkScanHostProc(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root: reads every process's fds")
-	}
+	testenv.RequireRoot(b) // reads every process's fds
 	s := &Scanner{}
 	var stats Stats
 	b.ReportAllocs()
