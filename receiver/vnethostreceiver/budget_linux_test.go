@@ -58,12 +58,7 @@ func BenchmarkBPFCostPerEvent(b *testing.B) {
 	vm := lab.VM(0)
 	// The production defaults (ring sampling, trace sampling at 0.001), not
 	// the tests' exact settings, with a traces pipeline so the trace group runs.
-	cfg := createDefaultConfig().(*Config)
-	set := receivertest.NewNopSettings(metadata.Type)
-	inst := instanceFor(cfg, set)
-	inst.traces = consumertest.NewNop()
-	s := newHostScraper(inst, set)
-	require.NoError(b, s.start(context.Background(), componenttest.NewNopHost()))
+	s := startDefaults(b, true)
 	b.Cleanup(func() { require.NoError(b, s.shutdown(context.Background())) })
 	progs := s.inst.probes.Programs()
 	before := programStats(b, progs)
@@ -216,17 +211,23 @@ func BenchmarkLabThroughputWithReceiver(b *testing.B) {
 	}
 }
 
-// attachReceiver starts the receiver at its defaults, with a traces
+// startDefaults starts the receiver at its defaults, with a traces
 // pipeline when traces is set.
+func startDefaults(b *testing.B, traces bool) *hostScraper {
+	set := receivertest.NewNopSettings(metadata.Type)
+	inst := instanceFor(createDefaultConfig().(*Config), set)
+	if traces {
+		inst.traces = consumertest.NewNop()
+	}
+	s := newHostScraper(inst, set)
+	require.NoError(b, s.start(context.Background(), componenttest.NewNopHost()))
+	return s
+}
+
+// attachReceiver is startDefaults as a throughput case.
 func attachReceiver(traces bool) func(b *testing.B) func() {
 	return func(b *testing.B) func() {
-		set := receivertest.NewNopSettings(metadata.Type)
-		inst := instanceFor(createDefaultConfig().(*Config), set)
-		if traces {
-			inst.traces = consumertest.NewNop()
-		}
-		s := newHostScraper(inst, set)
-		require.NoError(b, s.start(context.Background(), componenttest.NewNopHost()))
+		s := startDefaults(b, traces)
 		return func() { require.NoError(b, s.shutdown(context.Background())) }
 	}
 }
