@@ -11,7 +11,7 @@ import (
 // config is the VMM's command line, QEMU-like so discovery code meets what it
 // meets on a libvirt host:
 //
-//	vnetlab-vmm -name guest=vm0,debug-threads=on -netdev tap,id=hostnet0,ifname=vnet3 \
+//	vnetlab-vmm -name guest=vm0,debug-threads=on -netdev tap,id=hostnet0,ifname=vnet3[,vnet_hdr=on] \
 //	    -guestnic netns=/var/run/netns/vm0,ifname=eth0 -control /run/vnetlab/x/vm0.sock
 type config struct {
 	name        string // VM name, from -name guest=<name> or -name <name>
@@ -19,6 +19,7 @@ type config struct {
 	guestNetns  string // bind-mounted netns file of the VM
 	guestIfname string // guest-side tap, created inside guestNetns
 	control     string // unix socket path of the control protocol
+	vnetHdr     bool   // both taps carry virtio-net headers and take GSO frames (QEMU's vnet_hdr=on)
 }
 
 func parseArgs(args []string) (config, error) {
@@ -45,6 +46,13 @@ func parseArgs(args []string) (config, error) {
 		return config{}, fmt.Errorf("-netdev: want tap,...,ifname=<name>, got %q", *netdev)
 	}
 	c.hostTap = opts["ifname"]
+	switch v := opts["vnet_hdr"]; v {
+	case "", "off":
+	case "on":
+		c.vnetHdr = true
+	default:
+		return config{}, fmt.Errorf("-netdev: vnet_hdr=%q, want on or off", v)
+	}
 	_, opts = splitOpts(*guestnic)
 	c.guestNetns, c.guestIfname = opts["netns"], opts["ifname"]
 	c.control = *control

@@ -17,6 +17,10 @@ func TestParseArgs(t *testing.T) {
 	if c, err := parseArgs(bare); err != nil || c.name != "vm1" {
 		t.Fatalf("bare -name: %+v, %v", c, err)
 	}
+	hdr := append([]string{"-netdev", "tap,ifname=vnet3,vnet_hdr=on"}, append(good[:2:2], good[4:]...)...)
+	if c, err := parseArgs(hdr); err != nil || !c.vnetHdr {
+		t.Fatalf("vnet_hdr=on: %+v, %v", c, err)
+	}
 	for _, tc := range []struct {
 		args []string
 		err  string
@@ -24,6 +28,7 @@ func TestParseArgs(t *testing.T) {
 		{nil, "missing -name"},
 		{append([]string{"-name", "guest=a", "-netdev", "user,id=x"}, good[4:]...), "-netdev: want tap"},
 		{good[:6], "missing -control"},
+		{append([]string{"-netdev", "tap,ifname=t,vnet_hdr=yes"}, good[:2]...), "vnet_hdr=\"yes\", want on or off"},
 		{append(append([]string{}, good...), "stray"), "unexpected arguments"},
 		{[]string{"-bogus"}, "not defined"},
 	} {

@@ -29,17 +29,21 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	hostFD, err := openTap(cfg.hostTap)
+	hostFD, err := openTap(cfg.hostTap, cfg.vnetHdr)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(hostFD)
-	guestFD, err := openTapIn(cfg.guestNetns, cfg.guestIfname)
+	guestFD, err := openTapIn(cfg.guestNetns, cfg.guestIfname, cfg.vnetHdr)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(guestFD)
-	w, err := newWorker(hostFD, guestFD)
+	hdr := 0
+	if cfg.vnetHdr {
+		hdr = vnetHdrLen
+	}
+	w, err := newWorker(hostFD, guestFD, hdr)
 	if err != nil {
 		return err
 	}

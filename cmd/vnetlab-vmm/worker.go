@@ -46,16 +46,17 @@ type worker struct {
 	delay              atomic.Int64 // per frame, ns
 	stopping           atomic.Bool
 	tid                atomic.Int64
+	hdr                int           // virtio_net_hdr bytes before each frame; not counted as frame bytes
 	kick               int           // eventfd: wakes the worker for a control change
 	acks               chan struct{} // the worker saw the last kick
 }
 
-func newWorker(hostFD, guestFD int) (*worker, error) {
+func newWorker(hostFD, guestFD, hdr int) (*worker, error) {
 	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
-	w := &worker{kick: efd, acks: make(chan struct{}, 1)}
+	w := &worker{hdr: hdr, kick: efd, acks: make(chan struct{}, 1)}
 	w.toGuest.src, w.toGuest.dst = hostFD, guestFD
 	w.fromGuest.src, w.fromGuest.dst = guestFD, hostFD
 	return w, nil
@@ -95,7 +96,8 @@ func (w *worker) run(started chan<- error) error {
 	}
 	w.tid.Store(int64(unix.Gettid()))
 	close(started)
-	buf := make([]byte, 1<<16)
+	// A GSO frame is up to 64 KiB plus its link and virtio headers.
+	buf := make([]byte, 1<<17)
 	var cnt [8]byte
 	fds := make([]unix.PollFd, 3)
 	halves := [2]*half{&w.toGuest, &w.fromGuest}
@@ -172,7 +174,7 @@ func (w *worker) move(h *half, buf []byte) {
 			return // EAGAIN: ring empty
 		}
 		h.framesRead.Add(1)
-		h.bytesRead.Add(uint64(n))
+		h.bytesRead.Add(uint64(n - w.hdr))
 		if every := h.dropEvery.Load(); every > 0 && h.sinceSet.Add(1)%every == 0 {
 			h.framesDropped.Add(1)
 			continue
@@ -182,6 +184,6 @@ func (w *worker) move(h *half, buf []byte) {
 			continue
 		}
 		h.framesWritten.Add(1)
-		h.bytesWritten.Add(uint64(n))
+		h.bytesWritten.Add(uint64(n - w.hdr))
 	}
 }

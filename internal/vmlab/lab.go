@@ -22,6 +22,10 @@ type Options struct {
 	VMs        int    // number of VMs, 1..MaxVMs; 0 means 1
 	VMMPath    string // VMM executable; empty means VMMBinary()
 	TxQueueLen int    // host tap txqueuelen at start; 0 keeps tun's default
+	// VnetHdr opens the built-in VMM's taps as QEMU does with vnet_hdr=on
+	// and a guest that negotiated offloads: TCP crosses the tap as GSO
+	// frames of up to 64 KiB instead of MTU-sized segments.
+	VnetHdr bool
 	// ExternalVMM: the caller runs each VM's VMM (e.g. QEMU with a
 	// tap netdev named VM.HostTap) and hands its tap to VM.AdoptTap; the lab
 	// makes no VM netns and no built-in VMM, so VM.Control, Counters and the
@@ -206,7 +210,7 @@ func (vm *VM) build(ctx context.Context, bin string, br netlink.Link, opts Optio
 	if err := createNetns(vm.NS); err != nil {
 		return err
 	}
-	proc, err := startVMM(l.spawner, bin, vm.VMLayout)
+	proc, err := startVMM(l.spawner, bin, vm.VMLayout, opts.VnetHdr)
 	if err != nil {
 		return err
 	}

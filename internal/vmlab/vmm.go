@@ -62,10 +62,14 @@ type vmmProc struct {
 	err    error // of Wait, valid once exited is closed
 }
 
-func startVMM(sp *spawner, bin string, vm VMLayout) (*vmmProc, error) {
+func startVMM(sp *spawner, bin string, vm VMLayout, vnetHdr bool) (*vmmProc, error) {
+	netdev := fmt.Sprintf("tap,id=hostnet%d,ifname=%s", vm.Index, vm.HostTap)
+	if vnetHdr {
+		netdev += ",vnet_hdr=on"
+	}
 	cmd := exec.Command(bin,
 		"-name", "guest="+vm.Name+",debug-threads=on",
-		"-netdev", fmt.Sprintf("tap,id=hostnet%d,ifname=%s", vm.Index, vm.HostTap),
+		"-netdev", netdev,
 		"-guestnic", fmt.Sprintf("netns=%s,ifname=%s", vm.NetnsPath(), vm.GuestDev),
 		"-control", vm.ControlSock,
 	)
