@@ -215,3 +215,64 @@ func TestRetransmissionReachesGuestTCP(t *testing.T) {
 	require.LessOrEqual(t, missing, coalesced)
 	t.Logf("%d traces with a drop, %d of them without tcp.rcv; %d segments coalesced by TCP", len(withDrops), missing, coalesced)
 }
+
+// TestGSOFramesFollowedIntoTheGuest: with offloads on the taps (vnet_hdr),
+// TCP crosses the tap as GSO frames, each keeping its first segment's
+// sequence number: every frame the VMM moved is one tap.ring span on the
+// host and one virtio.rx span in the guest, and both sides put each frame
+// in the same trace.
+func TestGSOFramesFollowedIntoTheGuest(t *testing.T) {
+	testenv.RequireRoot(t)
+	lab := vmlab.NewT(t, vmlab.Options{VnetHdr: true})
+	vm := lab.VM(0)
+	hostSink, guestSink := new(consumertest.TracesSink), new(consumertest.TracesSink)
+	startHost(t, hostSink, func(c *vnethostreceiver.Config) {
+		c.Tracing.SamplingRatio = 1
+		c.Tracing.MaxSpansPerSecond = 0
+	})
+	startGuest(t, vm, guestSink, func(c *vnetguestreceiver.Config) {
+		c.Tracing.SamplingRatio = 1
+		c.Tracing.MaxSpansPerSecond = 0
+	})
+	// A first connection resolves both neighbours, so no ARP frame crosses
+	// the VMM during the one measured.
+	_, err := vmlab.TCPBulk(testenv.Context(t, 10*time.Second), lab.Client(), vm.Guest(), 64<<10)
+	require.NoError(t, err)
+	before, err := lab.Settle(testenv.Context(t, 10*time.Second), 100*time.Millisecond)
+	require.NoError(t, err)
+	settle(hostSink, 500*time.Millisecond, 10*time.Second)
+	settle(guestSink, 500*time.Millisecond, 10*time.Second)
+	hostSink.Reset()
+	guestSink.Reset()
+
+	res, err := vmlab.TCPBulk(testenv.Context(t, 30*time.Second), lab.Client(), vm.Guest(), 4<<20)
+	require.NoError(t, err)
+	require.True(t, res.Exact(), "transfer not byte-exact")
+	after, err := lab.Settle(testenv.Context(t, 10*time.Second), 100*time.Millisecond)
+	require.NoError(t, err)
+	settle(hostSink, 500*time.Millisecond, 15*time.Second)
+	settle(guestSink, 500*time.Millisecond, 15*time.Second)
+
+	moved := after.Sub(before).VMs[0].VMM.ToGuest
+	require.Zero(t, moved.FramesDropped)
+	require.Greater(t, moved.BytesRead, moved.FramesRead*1514, "frames no larger than the MTU: the GSO path is not in use")
+	count := func(traces map[pcommon.TraceID][]span, name string) (n int, ids map[pcommon.TraceID]bool) {
+		ids = map[pcommon.TraceID]bool{}
+		for id, ss := range traces {
+			for _, s := range ss {
+				if s.name == name {
+					n++
+					ids[id] = true
+				}
+			}
+		}
+		return n, ids
+	}
+	keep := flowTo(lab, vm, "tcp")
+	rings, hostIDs := count(byTrace(spans(hostSink), keep), "tap.ring")
+	rxs, guestIDs := count(byTrace(spans(guestSink), keep), "virtio.rx")
+	require.Equal(t, int(moved.FramesRead), rings, "one tap.ring span per frame the VMM dequeued")
+	require.Equal(t, int(moved.FramesWritten), rxs, "one virtio.rx span per frame the VMM wrote to the guest")
+	require.Equal(t, hostIDs, guestIDs, "host and guest name each frame's trace alike")
+	t.Logf("%d frames of %d bytes on average in %d traces", moved.FramesRead, moved.BytesRead/moved.FramesRead, len(hostIDs))
+}
