@@ -6,7 +6,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct vnet_worker {
 	__u64 runnable_since;
-	__u64 on_cpu_since;
+	/* The thread's CPU time (se.sum_exec_runtime) at its last switch seen,
+	 * in or out; 0 until one is. */
+	__u64 cpu_ns;
 };
 
 /* Keyed by TID; inserted and removed by user space as workers come and go.
@@ -80,16 +82,24 @@ int BPF_PROG(vnet_worker_switch, bool preempt, struct task_struct *prev, struct 
 	if (prev_maybe)
 		w = bpf_map_lookup_elem(&workers, &prev_tid);
 	if (w) {
-		hist_since(&worker_runtime, &prev_tid, &w->on_cpu_since, now);
-		/* Preempted, it waits in the run queue from now on. */
-		if (preempt)
-			w->runnable_since = now;
+		__u64 cpu_ns = prev->se.sum_exec_runtime;
+		struct vnet_hist *h = bpf_map_lookup_elem(&worker_runtime, &prev_tid);
+
+		/* The slice is what the thread's CPU time grew by since its last
+		 * switch seen, so a switch in the tracepoint never reported (seen
+		 * here for switches away from the VM's own agent) loses no slice. */
+		if (h && w->cpu_ns)
+			vnet_hist_add(h, cpu_ns - w->cpu_ns);
+		w->cpu_ns = cpu_ns;
+		/* Preempted, it waits in the run queue from now on; otherwise a
+		 * wakeup whose switch in was missed must not stretch its next wait. */
+		w->runnable_since = preempt ? now : 0;
 	}
 
 	w = next_maybe ? bpf_map_lookup_elem(&workers, &next_tid) : 0;
 	if (w) {
 		hist_since(&worker_wait, &next_tid, &w->runnable_since, now);
-		w->on_cpu_since = now;
+		w->cpu_ns = next->se.sum_exec_runtime;
 	}
 	return 0;
 }

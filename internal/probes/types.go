@@ -48,7 +48,7 @@ type NAPICounters struct {
 
 // Worker is the workers group's per-thread scheduling state.
 type Worker struct {
-	RunnableSince, OnCPUSince uint64
+	RunnableSince, CPUNs uint64
 }
 
 // KVMCounters is the kvm group's per-VMM value.

@@ -27,7 +27,7 @@ type workersVnetIdFilter struct {
 type workersVnetWorker struct {
 	_             structs.HostLayout
 	RunnableSince uint64
-	OnCpuSince    uint64
+	CpuNs         uint64
 }
 
 // loadWorkers returns the embedded CollectionSpec for workers.

@@ -297,12 +297,9 @@ func TestWorkerThreadAttributed(t *testing.T) {
 	testenv.RequireRoot(t)
 	lab := vmlab.NewT(t, vmlab.Options{})
 	vm := lab.VM(0)
-	// Discovery at start only: with a refresh every 500 ms, about one run in
-	// eight counts one or two slices fewer than the kernel (not understood
-	// yet, see the issue notes).
-	cfg := labConfig()
-	cfg.Discovery.Interval = time.Hour
-	s := startScraper(t, cfg)
+	// Discovery refreshes every 500 ms (labConfig) while the slices are
+	// counted: a refresh rewrites the worker filter and must lose none.
+	s := startScraper(t, labConfig())
 	slicesBefore, before := idleWorker(t, vm, s)
 	udpToGuest(t, lab, vm, 200, 2000)
 	slicesAfter, after := idleWorker(t, vm, s)
@@ -317,7 +314,9 @@ func TestWorkerThreadAttributed(t *testing.T) {
 		require.NotZero(t, after.hists[metric][got[0]].Count(), "%s counted no scheduling of the worker", metric)
 	}
 	// Ground truth: the kernel's count of the worker's time slices. Each
-	// one is in the runtime histogram; each wait ends in one.
+	// one is in the runtime histogram, even one whose switch in the
+	// tracepoint never saw (this VM's kernel hides the switches away from
+	// its agent's threads); each wait ends in one.
 	key := strings.Join(want, ",")
 	ran := slicesAfter - slicesBefore
 	require.Equal(t, ran, after.hists["vnet.worker.runtime"][key].Count()-countOf(before.hists["vnet.worker.runtime"][key]))
