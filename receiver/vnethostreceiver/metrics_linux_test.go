@@ -197,6 +197,46 @@ func TestInterfacePacketsExact(t *testing.T) {
 		after.sum("vnet.interface.bytes", tx...)-before.sum("vnet.interface.bytes", tx...))
 }
 
+// TestInterfaceCountsGSOFrames: with offloads on the taps (vnet_hdr), TCP
+// crosses the tap as GSO frames; the tap's series count them as the VMM
+// does, frame for frame and byte for byte, both ways.
+func TestInterfaceCountsGSOFrames(t *testing.T) {
+	testenv.RequireRoot(t)
+	lab := vmlab.NewT(t, vmlab.Options{VnetHdr: true})
+	vm := lab.VM(0)
+	s := startScraper(t, labConfig())
+	settle := func() vmmctl.Stats {
+		_, err := lab.Settle(testenv.Context(t, 10*time.Second), 100*time.Millisecond)
+		require.NoError(t, err)
+		st, err := vm.Control.Stats()
+		require.NoError(t, err)
+		return st
+	}
+
+	vmmBefore := settle()
+	before := scrapeIndexed(t, s)
+	res, err := vmlab.TCPBulk(testenv.Context(t, 30*time.Second), lab.Client(), vm.Guest(), 8<<20)
+	require.NoError(t, err)
+	require.True(t, res.Exact())
+	vmmAfter := settle()
+	after := scrapeIndexed(t, s)
+
+	toGuest, fromGuest := vmmAfter.ToGuest, vmmAfter.FromGuest
+	toGuest.FramesRead -= vmmBefore.ToGuest.FramesRead
+	toGuest.BytesRead -= vmmBefore.ToGuest.BytesRead
+	fromGuest.FramesWritten -= vmmBefore.FromGuest.FramesWritten
+	fromGuest.BytesWritten -= vmmBefore.FromGuest.BytesWritten
+	require.Greater(t, toGuest.BytesRead, toGuest.FramesRead*1514, "frames no larger than the MTU: the GSO path is not in use")
+	delta := func(metric, dir string) uint64 {
+		pairs := append(vmPairs(vm), "network.io.direction="+dir)
+		return uint64(after.sum(metric, pairs...) - before.sum(metric, pairs...))
+	}
+	require.Equal(t, toGuest.FramesRead, delta("vnet.interface.packets", "transmit"))
+	require.Equal(t, toGuest.BytesRead, delta("vnet.interface.bytes", "transmit"))
+	require.Equal(t, fromGuest.FramesWritten, delta("vnet.interface.packets", "receive"))
+	require.Equal(t, fromGuest.BytesWritten, delta("vnet.interface.bytes", "receive"))
+}
+
 // TestRingResidenceFollowsVMMDelay: with a VMM that takes 5 ms to dequeue
 // each frame and packets spaced wider than that, the median residence is
 // in the bucket holding 5 ms, (2^22, 2^23] ns.
