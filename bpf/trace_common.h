@@ -94,12 +94,22 @@ static __always_inline void trace_follow(__u64 addr, const struct vnet_flow *f, 
 {
 	struct tracked t = {};
 	__u32 *slot;
+	long err;
 
 	t.flow = *f;
 	t.hash = hash;
 	t.last_ns = now;
 	t.flags = flags;
-	if (bpf_map_update_elem(&trace_skbs, &addr, &t, BPF_ANY)) {
+	err = bpf_map_update_elem(&trace_skbs, &addr, &t, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		/* An skb freed where no tracepoint saw it left its entry, and its
+		 * address came back: replace the entry, whose slot is counted. */
+		if (!bpf_map_update_elem(&trace_skbs, &addr, &t, BPF_EXIST))
+			return;
+		/* Forgotten on another CPU in between: a new entry after all. */
+		err = bpf_map_update_elem(&trace_skbs, &addr, &t, BPF_NOEXIST);
+	}
+	if (err) {
 		vnet_count_error(&trace_errors, TRACE_ERR_MAP_FULL);
 		return;
 	}

@@ -11,8 +11,10 @@
  * counts 0 and 1 ns. User space folds slots into the exported bounds. */
 #define VNET_HIST_SLOTS 40
 
-/* bpf_map_update_elem's error when a map is full. */
+/* bpf_map_update_elem's errors: the map is full; BPF_NOEXIST and the key
+ * is there. */
 #define E2BIG 7
+#define EEXIST 17
 
 struct vnet_hist {
 	__u64 slots[VNET_HIST_SLOTS];

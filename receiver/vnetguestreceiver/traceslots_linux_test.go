@@ -1,0 +1,75 @@
+//go:build linux
+
+package vnetguestreceiver
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/vnetpath/vnetpath/internal/probes"
+	"github.com/vnetpath/vnetpath/internal/testenv"
+	"github.com/vnetpath/vnetpath/internal/vmlab"
+	"github.com/vnetpath/vnetpath/receiver/vnetguestreceiver/internal/metadata"
+)
+
+// TestTraceSlotsCountFollowedPackets: every free in the guest asks
+// trace_slots before it looks an skb up, so each slot must count exactly
+// the followed skbs hashed to it. TCP coalesces segments into its backlog
+// with no tracepoint, and the slab hands their addresses out again: a
+// slot counted twice for one skb would never return to zero, and every
+// free hashed to it would pay the lookup from then on.
+func TestTraceSlotsCountFollowedPackets(t *testing.T) {
+	testenv.RequireRoot(t)
+	lab := vmlab.NewT(t, vmlab.Options{})
+	vm := lab.VM(0)
+	cfg := createDefaultConfig().(*Config)
+	cfg.NetNS = vm.NetnsPath()
+	cfg.Interfaces.Include = []string{vm.GuestDev}
+	cfg.Tracing.SamplingRatio = 1
+	cfg.Tracing.MaxSpansPerSecond = 0
+	set := receivertest.NewNopSettings(metadata.Type)
+	inst := instanceFor(cfg, set)
+	inst.traces = consumertest.NewNop()
+	s := newGuestScraper(inst, set)
+	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+
+	for range 4 {
+		res, err := vmlab.TCPBulk(testenv.Context(t, 30*time.Second), lab.Client(), vm.Guest(), 4<<20)
+		require.NoError(t, err)
+		require.True(t, res.Exact())
+	}
+	_, err := lab.Settle(testenv.Context(t, 10*time.Second), 200*time.Millisecond)
+	require.NoError(t, err)
+
+	g := inst.probes.Group(probes.Trace)
+	require.NotNil(t, g, "trace group not attached")
+	var (
+		addr    uint64
+		entries int
+	)
+	skbs := g.Map("trace_skbs")
+	tracked := make([]byte, skbs.ValueSize())
+	it := skbs.Iterate()
+	for it.Next(&addr, tracked) {
+		entries++
+	}
+	require.NoError(t, it.Err())
+	var (
+		slot, count uint32
+		counted     uint64
+	)
+	sit := g.Map("trace_slots").Iterate()
+	for sit.Next(&slot, &count) {
+		counted += uint64(count)
+	}
+	require.NoError(t, sit.Err())
+	require.Equal(t, uint64(entries), counted, "trace_slots counts vs followed skbs in trace_skbs")
+	t.Logf("%d followed skbs left behind (freed where no tracepoint saw them)", entries)
+}
