@@ -50,26 +50,8 @@ func TestTraceSlotsCountFollowedPackets(t *testing.T) {
 
 	g := inst.probes.Group(probes.Trace)
 	require.NotNil(t, g, "trace group not attached")
-	var (
-		addr    uint64
-		entries int
-	)
-	skbs := g.Map("trace_skbs")
-	tracked := make([]byte, skbs.ValueSize())
-	it := skbs.Iterate()
-	for it.Next(&addr, tracked) {
-		entries++
-	}
-	require.NoError(t, it.Err())
-	var (
-		slot, count uint32
-		counted     uint64
-	)
-	sit := g.Map("trace_slots").Iterate()
-	for sit.Next(&slot, &count) {
-		counted += uint64(count)
-	}
-	require.NoError(t, sit.Err())
-	require.Equal(t, uint64(entries), counted, "trace_slots counts vs followed skbs in trace_skbs")
+	entries, counted, err := g.Followed()
+	require.NoError(t, err)
+	require.Equal(t, entries, counted, "followed skbs in trace_skbs vs the sum of trace_slots")
 	t.Logf("%d followed skbs left behind (freed where no tracepoint saw them)", entries)
 }

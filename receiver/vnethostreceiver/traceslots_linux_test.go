@@ -1,0 +1,59 @@
+//go:build linux
+
+package vnethostreceiver
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/vnetpath/vnetpath/internal/probes"
+	"github.com/vnetpath/vnetpath/internal/testenv"
+	"github.com/vnetpath/vnetpath/internal/vmlab"
+	"github.com/vnetpath/vnetpath/internal/vmlab/vmmctl"
+	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
+)
+
+// TestTraceSlotsCountFollowedPackets: with every packet followed through
+// ring drops and retransmissions, each trace_slots slot counts exactly the
+// followed skbs hashed to it (probes.Group.Followed). The lab's host path
+// frees every followed skb where a tracepoint sees it; the guest's does
+// not, and its twin in vnetguestreceiver is the one that caught the leak.
+func TestTraceSlotsCountFollowedPackets(t *testing.T) {
+	testenv.RequireRoot(t)
+	lab := vmlab.NewT(t, vmlab.Options{TxQueueLen: 16})
+	vm := lab.VM(0)
+	cfg := labConfig()
+	cfg.Tracing.SamplingRatio = 1
+	cfg.Tracing.MaxSpansPerSecond = 0
+	set := receivertest.NewNopSettings(metadata.Type)
+	inst := instanceFor(cfg, set)
+	inst.traces = consumertest.NewNop()
+	s := newHostScraper(inst, set)
+	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+
+	for round := range 4 {
+		if round%2 == 1 { // a stalled VMM: the 16-slot ring overflows
+			require.NoError(t, vm.Control.Pause(vmmctl.ToGuest))
+			time.AfterFunc(200*time.Millisecond, func() { _ = vm.Control.Resume(vmmctl.ToGuest) })
+		}
+		res, err := vmlab.TCPBulk(testenv.Context(t, 30*time.Second), lab.Client(), vm.Guest(), 2<<20)
+		require.NoError(t, err)
+		require.True(t, res.Exact())
+	}
+	_, err := lab.Settle(testenv.Context(t, 10*time.Second), 200*time.Millisecond)
+	require.NoError(t, err)
+
+	g := inst.probes.Group(probes.Trace)
+	require.NotNil(t, g, "trace group not attached")
+	entries, counted, err := g.Followed()
+	require.NoError(t, err)
+	require.Equal(t, entries, counted, "followed skbs in trace_skbs vs the sum of trace_slots")
+	t.Logf("%d followed skbs left behind (freed where no tracepoint saw them)", entries)
+}
