@@ -4,6 +4,7 @@ package vnethostreceiver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -193,7 +194,8 @@ func BenchmarkLabThroughputWithReceiver(b *testing.B) {
 			}
 			results := make([]result, len(path.cases))
 			unpin := pinToOneCPU(b, os.Getpid(), vm.PID)
-			transfer() // warm up the path
+			defer unpin() // also when a transfer fails: later benchmarks need both CPUs
+			transfer()    // warm up the path
 			for i := range pairs {
 				for c, tc := range path.cases {
 					var w, r float64
@@ -213,7 +215,6 @@ func BenchmarkLabThroughputWithReceiver(b *testing.B) {
 					res.without, res.with, res.ratios = append(res.without, w), append(res.with, r), append(res.ratios, r/w)
 				}
 			}
-			unpin()
 			for c, tc := range path.cases {
 				res := results[c]
 				ratio := median(res.ratios)
@@ -232,9 +233,9 @@ func BenchmarkLabThroughputWithReceiver(b *testing.B) {
 }
 
 // pinToOneCPU moves every thread of the given processes to the last CPU
-// they may run on, and returns a function that gives them the calling thread's mask back.
-// Threads started meanwhile inherit the one CPU; the returned function
-// widens them too.
+// the calling thread may run on, and returns a function that gives them
+// the calling thread's mask back. Threads started meanwhile inherit the
+// one CPU; the returned function widens them too.
 func pinToOneCPU(tb testing.TB, pids ...int) (unpin func()) {
 	tb.Helper()
 	var orig unix.CPUSet
@@ -256,7 +257,7 @@ func pinToOneCPU(tb testing.TB, pids ...int) (unpin func()) {
 				tid, err := strconv.Atoi(t.Name())
 				require.NoError(tb, err)
 				// A thread that exited since the listing is no error.
-				if err := unix.SchedSetaffinity(tid, set); err != nil && err != unix.ESRCH {
+				if err := unix.SchedSetaffinity(tid, set); err != nil && !errors.Is(err, unix.ESRCH) {
 					require.NoError(tb, err, "pin thread %d of %d", tid, pid)
 				}
 			}
