@@ -63,6 +63,10 @@ func (l *Lab) ClientDevStats() (LinkStats, error) {
 // HostVethStats reads the bridge side of the client veth (root netns).
 func (l *Lab) HostVethStats() (LinkStats, error) { return linkStats(netlink.LinkByName, l.HostVeth) }
 
+// BridgeStats reads the bridge device's own counters (root netns): rx is
+// what the bridge passed up to the host, tx what the host sent through it.
+func (l *Lab) BridgeStats() (LinkStats, error) { return linkStats(netlink.LinkByName, l.Bridge) }
+
 // VMCounters is a VM's ground truth at one instant.
 type VMCounters struct {
 	VMM      vmmctl.Stats

@@ -82,6 +82,15 @@ func TestGuestVirtioNetTransfers(t *testing.T) {
 		}
 		return tap, port
 	}
+	bridge := func() vmlab.LinkStats {
+		t.Helper()
+		s, err := g.lab.BridgeStats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	bridgeBefore := bridge()
 	before, portBefore := path()
 	start := time.Now()
 	sent, received, err := g.Agent().Sink(ctx, guestagent.Pattern(1, n))
@@ -118,7 +127,11 @@ func TestGuestVirtioNetTransfers(t *testing.T) {
 		t.Errorf("host tap moved %d bytes to and %d from the guest, want >= %d each way", d.TxBytes, d.RxBytes, n)
 	}
 	if d.RxPackets != port.TxPackets+port.TxDropped {
-		t.Errorf("QEMU wrote %d frames to the tap, the client's port sent %d and dropped %d", d.RxPackets, port.TxPackets, port.TxDropped)
+		// Once in a few dozen make test runs one frame is missing, never in
+		// 50 runs alone or under load: what the bridge itself saw says
+		// whether it went to the host instead (see the issue notes).
+		t.Errorf("QEMU wrote %d frames to the tap, the client's port sent %d and dropped %d; the bridge device moved %+v",
+			d.RxPackets, port.TxPackets, port.TxDropped, bridge().Sub(bridgeBefore))
 	}
 	t.Logf("4 MiB client->guest in %s, guest->client in %s; host tap: %d/%d frames to/from guest, %d dropped (ring overruns); client port: %d dropped",
 		toGuest.Round(time.Millisecond), fromGuest.Round(time.Millisecond), d.TxPackets, d.RxPackets, d.TxDropped, port.TxDropped)
