@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
@@ -23,11 +24,26 @@ import (
 // labGuest points a guest receiver at a lab VM's netns and guest NIC.
 func labGuest(t *testing.T, vm *vmlab.VM) *guestScraper {
 	t.Helper()
+	return startGuestScraper(t, labGuestConfig(vm), false)
+}
+
+func labGuestConfig(vm *vmlab.VM) *Config {
 	cfg := createDefaultConfig().(*Config)
 	cfg.NetNS = vm.NetnsPath()
 	cfg.Interfaces.Include = []string{vm.GuestDev}
+	return cfg
+}
+
+// startGuestScraper starts a scraper for cfg, with a traces pipeline when
+// traced (so the trace group loads), shut down at the end of the test.
+func startGuestScraper(t *testing.T, cfg *Config, traced bool) *guestScraper {
+	t.Helper()
 	set := receivertest.NewNopSettings(metadata.Type)
-	s := newGuestScraper(instanceFor(cfg, set), set)
+	inst := instanceFor(cfg, set)
+	if traced {
+		inst.traces = consumertest.NewNop()
+	}
+	s := newGuestScraper(inst, set)
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 	return s

@@ -3,18 +3,13 @@
 package vnetguestreceiver
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/vnetpath/vnetpath/internal/testenv"
 	"github.com/vnetpath/vnetpath/internal/vmlab"
-	"github.com/vnetpath/vnetpath/receiver/vnetguestreceiver/internal/metadata"
 )
 
 // TestTraceSlotsCountFollowedPackets: every free in the guest asks
@@ -27,17 +22,10 @@ func TestTraceSlotsCountFollowedPackets(t *testing.T) {
 	testenv.RequireRoot(t)
 	lab := vmlab.NewT(t, vmlab.Options{})
 	vm := lab.VM(0)
-	cfg := createDefaultConfig().(*Config)
-	cfg.NetNS = vm.NetnsPath()
-	cfg.Interfaces.Include = []string{vm.GuestDev}
+	cfg := labGuestConfig(vm)
 	cfg.Tracing.SamplingRatio = 1
 	cfg.Tracing.MaxSpansPerSecond = 0
-	set := receivertest.NewNopSettings(metadata.Type)
-	inst := instanceFor(cfg, set)
-	inst.traces = consumertest.NewNop()
-	s := newGuestScraper(inst, set)
-	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+	s := startGuestScraper(t, cfg, true)
 
 	for range 4 {
 		res, err := vmlab.TCPBulk(testenv.Context(t, 30*time.Second), lab.Client(), vm.Guest(), 4<<20)
@@ -47,5 +35,5 @@ func TestTraceSlotsCountFollowedPackets(t *testing.T) {
 	_, err := lab.Settle(testenv.Context(t, 10*time.Second), 200*time.Millisecond)
 	require.NoError(t, err)
 
-	require.NoError(t, inst.probes.CheckFollowed())
+	require.NoError(t, s.inst.probes.CheckFollowed())
 }

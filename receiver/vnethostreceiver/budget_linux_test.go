@@ -21,15 +21,11 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 	"golang.org/x/sys/unix"
 
 	"github.com/vnetpath/vnetpath/internal/testenv"
 	"github.com/vnetpath/vnetpath/internal/vmlab"
 	"github.com/vnetpath/vnetpath/internal/vmlab/vmmctl"
-	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
 )
 
 // Budgets from the design brief, checked by `make bench`.
@@ -59,7 +55,7 @@ func BenchmarkBPFCostPerEvent(b *testing.B) {
 	vm := lab.VM(0)
 	// The production defaults (ring sampling, trace sampling at 0.001), not
 	// the tests' exact settings, with a traces pipeline so the trace group runs.
-	s := startDefaults(b, true)
+	s := openScraper(b, createDefaultConfig().(*Config), true)
 	b.Cleanup(func() { require.NoError(b, s.shutdown(context.Background())) })
 	progs := s.inst.probes.Programs()
 	before := programStats(b, progs)
@@ -267,23 +263,11 @@ func pinToOneCPU(tb testing.TB, pids ...int) (unpin func()) {
 	return func() { setAll(&orig) }
 }
 
-// startDefaults starts the receiver at its defaults, with a traces
-// pipeline when traces is set.
-func startDefaults(b *testing.B, traces bool) *hostScraper {
-	set := receivertest.NewNopSettings(metadata.Type)
-	inst := instanceFor(createDefaultConfig().(*Config), set)
-	if traces {
-		inst.traces = consumertest.NewNop()
-	}
-	s := newHostScraper(inst, set)
-	require.NoError(b, s.start(context.Background(), componenttest.NewNopHost()))
-	return s
-}
-
-// attachReceiver is startDefaults as a throughput case.
+// attachReceiver starts the receiver at its defaults, with a traces
+// pipeline when traces is set, as a throughput case.
 func attachReceiver(traces bool) func(b *testing.B) func() {
 	return func(b *testing.B) func() {
-		s := startDefaults(b, traces)
+		s := openScraper(b, createDefaultConfig().(*Config), traces)
 		return func() { require.NoError(b, s.shutdown(context.Background())) }
 	}
 }

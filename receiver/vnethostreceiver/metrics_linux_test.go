@@ -205,27 +205,21 @@ func TestInterfaceCountsGSOFrames(t *testing.T) {
 	lab := vmlab.NewT(t, vmlab.Options{VnetHdr: true})
 	vm := lab.VM(0)
 	s := startScraper(t, labConfig())
-	settle := func() vmmctl.Stats {
-		_, err := lab.Settle(testenv.Context(t, 10*time.Second), 100*time.Millisecond)
+	settle := func() vmlab.Snapshot {
+		snap, err := lab.Settle(testenv.Context(t, 10*time.Second), 100*time.Millisecond)
 		require.NoError(t, err)
-		st, err := vm.Control.Stats()
-		require.NoError(t, err)
-		return st
+		return snap
 	}
 
-	vmmBefore := settle()
+	labBefore := settle()
 	before := scrapeIndexed(t, s)
 	res, err := vmlab.TCPBulk(testenv.Context(t, 30*time.Second), lab.Client(), vm.Guest(), 8<<20)
 	require.NoError(t, err)
 	require.True(t, res.Exact())
-	vmmAfter := settle()
+	moved := settle().Sub(labBefore).VMs[0].VMM
 	after := scrapeIndexed(t, s)
 
-	toGuest, fromGuest := vmmAfter.ToGuest, vmmAfter.FromGuest
-	toGuest.FramesRead -= vmmBefore.ToGuest.FramesRead
-	toGuest.BytesRead -= vmmBefore.ToGuest.BytesRead
-	fromGuest.FramesWritten -= vmmBefore.FromGuest.FramesWritten
-	fromGuest.BytesWritten -= vmmBefore.FromGuest.BytesWritten
+	toGuest, fromGuest := moved.ToGuest, moved.FromGuest
 	require.Greater(t, toGuest.BytesRead, toGuest.FramesRead*1514, "frames no larger than the MTU: the GSO path is not in use")
 	delta := func(metric, dir string) uint64 {
 		pairs := append(vmPairs(vm), "network.io.direction="+dir)

@@ -8,14 +8,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/vnetpath/vnetpath/internal/testenv"
 	"github.com/vnetpath/vnetpath/internal/vmlab"
 	"github.com/vnetpath/vnetpath/internal/vmlab/vmmctl"
-	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
 )
 
 // TestTraceSlotsCountFollowedPackets: with every packet followed through
@@ -30,11 +26,7 @@ func TestTraceSlotsCountFollowedPackets(t *testing.T) {
 	cfg := labConfig()
 	cfg.Tracing.SamplingRatio = 1
 	cfg.Tracing.MaxSpansPerSecond = 0
-	set := receivertest.NewNopSettings(metadata.Type)
-	inst := instanceFor(cfg, set)
-	inst.traces = consumertest.NewNop()
-	s := newHostScraper(inst, set)
-	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+	s := openScraper(t, cfg, true)
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 
 	for round := range 4 {
@@ -49,5 +41,5 @@ func TestTraceSlotsCountFollowedPackets(t *testing.T) {
 	_, err := lab.Settle(testenv.Context(t, 10*time.Second), 200*time.Millisecond)
 	require.NoError(t, err)
 
-	require.NoError(t, inst.probes.CheckFollowed())
+	require.NoError(t, s.inst.probes.CheckFollowed())
 }
