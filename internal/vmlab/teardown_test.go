@@ -95,6 +95,32 @@ func vmmRunning(vm VMLayout) bool {
 	return len(st) > 0 && st[0] != "Z" && runsVM(vm.PID, vm.Name)
 }
 
+// requireGone fails the test if anything of l is left, first sweeping dead
+// labs as New does when sweep is set. It looks under the lab lock: a lab
+// started in parallel may take l's slot, whose names are the same, but not
+// while it looks. When one already has, l's remains (which its New swept)
+// cannot be told from its objects, and the test says so.
+func requireGone(t *testing.T, l *Layout, what string, sweep bool) {
+	t.Helper()
+	unlock, err := lockState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if sweep {
+		if _, err := sweepLocked(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if now, err := loadLayout(stateFile(l.Slot)); err == nil && now.OwnerPID != l.OwnerPID && now.OwnerAlive() {
+		t.Logf("slot %d belongs to a new lab (owner %d) already: nothing left by %s can be told apart", l.Slot, now.OwnerPID, what)
+		return
+	}
+	if left := leftovers(l); len(left) > 0 {
+		t.Fatalf("%s left %v behind", what, left)
+	}
+}
+
 // leftovers lists what of l still exists.
 func leftovers(l *Layout) []string {
 	var left []string
@@ -146,10 +172,7 @@ func TestTeardownAfterFailingTest(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(out.String(), "failing on purpose") {
 		t.Fatalf("child should fail its test: %v\n%s", err, out)
 	}
-	l := readLayout(t, layout, out)
-	if left := leftovers(l); len(left) > 0 {
-		t.Fatalf("failed test left %v behind", left)
-	}
+	requireGone(t, readLayout(t, layout, out), "failed test", false)
 }
 
 func TestTeardownOnSIGTERM(t *testing.T) {
@@ -166,9 +189,7 @@ func TestTeardownOnSIGTERM(t *testing.T) {
 	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
 		t.Fatalf("child should die of SIGTERM after cleanup: %v\n%s", err, out)
 	}
-	if left := leftovers(l); len(left) > 0 {
-		t.Fatalf("SIGTERM left %v behind", left)
-	}
+	requireGone(t, l, "SIGTERM", false)
 }
 
 // A crashed owner (SIGKILL: no cleanup runs) takes its VMMs and their taps
@@ -192,26 +213,6 @@ func TestSweepAfterCrash(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	// Another lab starting in parallel may sweep first and take the slot,
-	// whose names are the same: sweep and look under the lab lock, which
-	// keeps the slot from being taken in between.
 	t.Logf("after the crash: %v", leftovers(l))
-	unlock, err := lockState()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unlock()
-	live, err := sweepLocked()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range live {
-		if o.Slot == l.Slot {
-			t.Logf("slot %d belongs to a new lab (%s) already: its New swept the crashed one", o.Slot, o.ID)
-			return
-		}
-	}
-	if left := leftovers(l); len(left) > 0 {
-		t.Fatalf("sweep left %v behind", left)
-	}
+	requireGone(t, l, "sweep", true)
 }
