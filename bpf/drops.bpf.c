@@ -31,8 +31,9 @@ VNET_ERRORS_MAP(drop_errors);
 
 VNET_ID_FILTER_MAP(drop_filter);
 
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(vnet_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+VNET_NEST_MAP(vnet_kfree_skb_nest);
+
+static __always_inline void count_drop(const struct sk_buff *skb, enum skb_drop_reason reason)
 {
 	struct vnet_drop_key k = {};
 	struct net_device *dev = skb->dev;
@@ -40,21 +41,37 @@ int BPF_PROG(vnet_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_
 
 	if (dev) {
 		if (!all_devices && !vnet_id_maybe(&drop_filter, dev->ifindex))
-			return 0;
+			return;
 		vnet_dev_key_of(dev, &k.dev);
 	} else if (!all_devices) {
-		return 0;
+		return;
 	}
 	k.reason = reason;
 	/* A key only exists for a device that passed the filter. */
 	c = bpf_map_lookup_elem(&drop_counts, &k);
 	if (c) {
 		(*c)++;
-		return 0;
+		return;
 	}
 	if (!all_devices && !bpf_map_lookup_elem(&drop_devices, &k.dev))
-		return 0;
+		return;
 	if (bpf_map_update_elem(&drop_counts, &k, &one, BPF_NOEXIST) == -E2BIG)
 		vnet_count_error(&drop_errors, VNET_ERR_MAP_FULL);
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(vnet_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	vnet_nest_enter(&vnet_kfree_skb_nest, ctx[0]);
+	count_drop(skb, reason);
+	return 0;
+}
+
+/* The drops vnet_kfree_skb was skipped for (bpf/vnet.h, struct vnet_nest). */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(vnet_kfree_skb_nested, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	if (vnet_nest_skipped(&vnet_kfree_skb_nest, ctx[0]))
+		count_drop(skb, reason);
 	return 0;
 }

@@ -99,8 +99,7 @@ int vnet_trace_consume(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+static __always_inline void trace_drop(unsigned long long *ctx, struct sk_buff *skb, enum skb_drop_reason reason)
 {
 	struct trace_extra x = {.len = skb->len, .reason = reason};
 	__u64 addr = vnet_arg_addr(ctx, 0), now;
@@ -110,15 +109,33 @@ int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop
 	if (!trace_dev_maybe(skb->dev) || !trace_dev_watched(skb->dev)) {
 		if (t)
 			trace_forget(addr);
-		return 0;
+		return;
 	}
 	if (t) {
 		trace_end(VNET_HOP_DROP, t, addr, trace_dev_of(skb->dev), x);
-		return 0;
+		return;
 	}
 	if (!trace_drops || !trace_drop_allowed() || !vnet_parse(skb, &f))
-		return 0;
+		return;
 	now = bpf_ktime_get_ns();
 	trace_emit(VNET_HOP_DROP, 0, &f, vnet_flow_hash(&f), now, now, addr, trace_dev_of(skb->dev), x);
+}
+
+VNET_NEST_MAP(vnet_trace_drop_nest);
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	vnet_nest_enter(&vnet_trace_drop_nest, ctx[0]);
+	trace_drop(ctx, skb, reason);
+	return 0;
+}
+
+/* The drops vnet_trace_drop was skipped for (bpf/vnet.h, struct vnet_nest). */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(vnet_trace_drop_nested, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	if (vnet_nest_skipped(&vnet_trace_drop_nest, ctx[0]))
+		trace_drop(ctx, skb, reason);
 	return 0;
 }

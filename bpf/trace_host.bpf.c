@@ -176,8 +176,7 @@ int vnet_trace_dequeue(struct bpf_raw_tracepoint_args *ctx)
 /* Drops: on a VM-facing device, traced whether followed or not (up to the
  * drop rate), and the identity is remembered for its retransmission. A
  * followed packet freed elsewhere is forgotten. */
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+static __always_inline void trace_drop(unsigned long long *ctx, struct sk_buff *skb, enum skb_drop_reason reason)
 {
 	struct trace_extra x = {.len = skb->len, .reason = reason};
 	__u64 addr = vnet_arg_addr(ctx, 0), hash, now;
@@ -188,7 +187,7 @@ int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop
 	if (!trace_dev_maybe(skb->dev)) {
 		if (t)
 			trace_forget(addr);
-		return 0;
+		return;
 	}
 	if (t) {
 		hash = t->hash;
@@ -197,7 +196,7 @@ int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop
 	} else {
 		/* The rate check first: a drop storm must not pay for parsing. */
 		if (!trace_drops || !trace_drop_allowed() || !trace_dev_watched(skb->dev) || !vnet_parse(skb, &f))
-			return 0;
+			return;
 		hash = vnet_flow_hash(&f);
 		/* Received on this tap: the guest sent it, and the guest's side
 		 * owns the trace's root. */
@@ -209,6 +208,24 @@ int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop
 	/* Only a packet going to the guest comes back through the tap's xmit. */
 	if (trace_drops && !(flags & VNET_TRACE_FROM_GUEST))
 		remember_dropped(hash);
+}
+
+VNET_NEST_MAP(vnet_trace_drop_nest);
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	vnet_nest_enter(&vnet_trace_drop_nest, ctx[0]);
+	trace_drop(ctx, skb, reason);
+	return 0;
+}
+
+/* The drops vnet_trace_drop was skipped for (bpf/vnet.h, struct vnet_nest). */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(vnet_trace_drop_nested, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	if (vnet_nest_skipped(&vnet_trace_drop_nest, ctx[0]))
+		trace_drop(ctx, skb, reason);
 	return 0;
 }
 

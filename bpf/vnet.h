@@ -138,4 +138,70 @@ static __always_inline void vnet_count_error(void *map, __u32 slot)
 		(*c)++;
 }
 
+/* The kernel runs a program at most once per CPU at a time. An event that
+ * fires while the program runs on that CPU, e.g. in the softirq an
+ * interrupt runs on its way out of a program that was freeing an skb in
+ * process context, is skipped and only counted (the program's
+ * recursion_misses): a whole NET_RX run of drops can go unseen that way.
+ * Programs whose every event counts have a twin, `<name>_nested`, attached
+ * after them on the same hook. The primary pushes its event's key on a
+ * per-CPU stack first thing; the twin pops it when it is on top, and runs
+ * the body only when it is not: the primary was skipped for this event.
+ * A flag set around the body would miss the skips that land in the
+ * kernel's code around it, which is most of them for a short body. What
+ * the stack gets wrong comes from the twin's own skips, which leave keys
+ * behind: at most one event lost or run twice per twin skip. */
+#define VNET_NEST_DEPTH 4
+
+struct vnet_nest {
+	__u64 keys[VNET_NEST_DEPTH];
+	__u32 depth;
+	__u32 pad;
+	__u64 recovered; /* events the twin ran the body for */
+};
+
+#define VNET_NEST_MAP(name)                                                    \
+	struct {                                                               \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                       \
+		__uint(max_entries, 1);                                        \
+		__type(key, __u32);                                            \
+		__type(value, struct vnet_nest);                              \
+	} name SEC(".maps")
+
+/* vnet_nest_enter: the primary announces the event it runs for. */
+static __always_inline void vnet_nest_enter(void *map, __u64 key)
+{
+	__u32 zero = 0;
+	struct vnet_nest *n = bpf_map_lookup_elem(map, &zero);
+	__u32 d;
+
+	if (!n)
+		return;
+	d = n->depth;
+	/* Full only of keys the twin's skips left behind. */
+	if (d >= VNET_NEST_DEPTH)
+		d = 0;
+	n->keys[d] = key;
+	n->depth = d + 1;
+}
+
+/* vnet_nest_skipped: the twin asks whether the primary was skipped for
+ * this event (true: run the body) or ran for it. */
+static __always_inline bool vnet_nest_skipped(void *map, __u64 key)
+{
+	__u32 zero = 0;
+	struct vnet_nest *n = bpf_map_lookup_elem(map, &zero);
+	__u32 d;
+
+	if (!n)
+		return false;
+	d = n->depth;
+	if (d > 0 && d <= VNET_NEST_DEPTH && n->keys[d - 1] == key) {
+		n->depth = d - 1;
+		return false;
+	}
+	n->recovered++;
+	return true;
+}
+
 #endif /* VNET_H */

@@ -31,6 +31,14 @@ type dropsVnetIdFilter struct {
 	Bits [64]uint64
 }
 
+type dropsVnetNest struct {
+	_         structs.HostLayout
+	Keys      [4]uint64
+	Depth     uint32
+	Pad       uint32
+	Recovered uint64
+}
+
 // loadDrops returns the embedded CollectionSpec for drops.
 func loadDrops() (*ebpf.CollectionSpec, error) {
 	reader := bytes.NewReader(_DropsBytes)
@@ -73,17 +81,19 @@ type dropsSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dropsProgramSpecs struct {
-	VnetKfreeSkb *ebpf.ProgramSpec `ebpf:"vnet_kfree_skb"`
+	VnetKfreeSkb       *ebpf.ProgramSpec `ebpf:"vnet_kfree_skb"`
+	VnetKfreeSkbNested *ebpf.ProgramSpec `ebpf:"vnet_kfree_skb_nested"`
 }
 
 // dropsMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dropsMapSpecs struct {
-	DropCounts  *ebpf.MapSpec `ebpf:"drop_counts"`
-	DropDevices *ebpf.MapSpec `ebpf:"drop_devices"`
-	DropErrors  *ebpf.MapSpec `ebpf:"drop_errors"`
-	DropFilter  *ebpf.MapSpec `ebpf:"drop_filter"`
+	DropCounts       *ebpf.MapSpec `ebpf:"drop_counts"`
+	DropDevices      *ebpf.MapSpec `ebpf:"drop_devices"`
+	DropErrors       *ebpf.MapSpec `ebpf:"drop_errors"`
+	DropFilter       *ebpf.MapSpec `ebpf:"drop_filter"`
+	VnetKfreeSkbNest *ebpf.MapSpec `ebpf:"vnet_kfree_skb_nest"`
 }
 
 // dropsVariableSpecs contains global variables before they are loaded into the kernel.
@@ -113,10 +123,11 @@ func (o *dropsObjects) Close() error {
 //
 // It can be passed to loadDropsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dropsMaps struct {
-	DropCounts  *ebpf.Map `ebpf:"drop_counts"`
-	DropDevices *ebpf.Map `ebpf:"drop_devices"`
-	DropErrors  *ebpf.Map `ebpf:"drop_errors"`
-	DropFilter  *ebpf.Map `ebpf:"drop_filter"`
+	DropCounts       *ebpf.Map `ebpf:"drop_counts"`
+	DropDevices      *ebpf.Map `ebpf:"drop_devices"`
+	DropErrors       *ebpf.Map `ebpf:"drop_errors"`
+	DropFilter       *ebpf.Map `ebpf:"drop_filter"`
+	VnetKfreeSkbNest *ebpf.Map `ebpf:"vnet_kfree_skb_nest"`
 }
 
 func (m *dropsMaps) Close() error {
@@ -125,6 +136,7 @@ func (m *dropsMaps) Close() error {
 		m.DropDevices,
 		m.DropErrors,
 		m.DropFilter,
+		m.VnetKfreeSkbNest,
 	)
 }
 
@@ -139,12 +151,14 @@ type dropsVariables struct {
 //
 // It can be passed to loadDropsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dropsPrograms struct {
-	VnetKfreeSkb *ebpf.Program `ebpf:"vnet_kfree_skb"`
+	VnetKfreeSkb       *ebpf.Program `ebpf:"vnet_kfree_skb"`
+	VnetKfreeSkbNested *ebpf.Program `ebpf:"vnet_kfree_skb_nested"`
 }
 
 func (p *dropsPrograms) Close() error {
 	return _DropsClose(
 		p.VnetKfreeSkb,
+		p.VnetKfreeSkbNested,
 	)
 }
 

@@ -36,6 +36,14 @@ type ringVnetInflight struct {
 	Dev        ringVnetDevKey
 }
 
+type ringVnetNest struct {
+	_         structs.HostLayout
+	Keys      [4]uint64
+	Depth     uint32
+	Pad       uint32
+	Recovered uint64
+}
+
 // loadRing returns the embedded CollectionSpec for ring.
 func loadRing() (*ebpf.CollectionSpec, error) {
 	reader := bytes.NewReader(_RingBytes)
@@ -78,19 +86,21 @@ type ringSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ringProgramSpecs struct {
-	VnetRingDequeue *ebpf.ProgramSpec `ebpf:"vnet_ring_dequeue"`
-	VnetRingDrop    *ebpf.ProgramSpec `ebpf:"vnet_ring_drop"`
-	VnetRingEnqueue *ebpf.ProgramSpec `ebpf:"vnet_ring_enqueue"`
+	VnetRingDequeue    *ebpf.ProgramSpec `ebpf:"vnet_ring_dequeue"`
+	VnetRingDrop       *ebpf.ProgramSpec `ebpf:"vnet_ring_drop"`
+	VnetRingDropNested *ebpf.ProgramSpec `ebpf:"vnet_ring_drop_nested"`
+	VnetRingEnqueue    *ebpf.ProgramSpec `ebpf:"vnet_ring_enqueue"`
 }
 
 // ringMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ringMapSpecs struct {
-	RingErrors    *ebpf.MapSpec `ebpf:"ring_errors"`
-	RingFilter    *ebpf.MapSpec `ebpf:"ring_filter"`
-	RingInflight  *ebpf.MapSpec `ebpf:"ring_inflight"`
-	RingResidence *ebpf.MapSpec `ebpf:"ring_residence"`
+	RingErrors       *ebpf.MapSpec `ebpf:"ring_errors"`
+	RingFilter       *ebpf.MapSpec `ebpf:"ring_filter"`
+	RingInflight     *ebpf.MapSpec `ebpf:"ring_inflight"`
+	RingResidence    *ebpf.MapSpec `ebpf:"ring_residence"`
+	VnetRingDropNest *ebpf.MapSpec `ebpf:"vnet_ring_drop_nest"`
 }
 
 // ringVariableSpecs contains global variables before they are loaded into the kernel.
@@ -120,10 +130,11 @@ func (o *ringObjects) Close() error {
 //
 // It can be passed to loadRingObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ringMaps struct {
-	RingErrors    *ebpf.Map `ebpf:"ring_errors"`
-	RingFilter    *ebpf.Map `ebpf:"ring_filter"`
-	RingInflight  *ebpf.Map `ebpf:"ring_inflight"`
-	RingResidence *ebpf.Map `ebpf:"ring_residence"`
+	RingErrors       *ebpf.Map `ebpf:"ring_errors"`
+	RingFilter       *ebpf.Map `ebpf:"ring_filter"`
+	RingInflight     *ebpf.Map `ebpf:"ring_inflight"`
+	RingResidence    *ebpf.Map `ebpf:"ring_residence"`
+	VnetRingDropNest *ebpf.Map `ebpf:"vnet_ring_drop_nest"`
 }
 
 func (m *ringMaps) Close() error {
@@ -132,6 +143,7 @@ func (m *ringMaps) Close() error {
 		m.RingFilter,
 		m.RingInflight,
 		m.RingResidence,
+		m.VnetRingDropNest,
 	)
 }
 
@@ -146,15 +158,17 @@ type ringVariables struct {
 //
 // It can be passed to loadRingObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ringPrograms struct {
-	VnetRingDequeue *ebpf.Program `ebpf:"vnet_ring_dequeue"`
-	VnetRingDrop    *ebpf.Program `ebpf:"vnet_ring_drop"`
-	VnetRingEnqueue *ebpf.Program `ebpf:"vnet_ring_enqueue"`
+	VnetRingDequeue    *ebpf.Program `ebpf:"vnet_ring_dequeue"`
+	VnetRingDrop       *ebpf.Program `ebpf:"vnet_ring_drop"`
+	VnetRingDropNested *ebpf.Program `ebpf:"vnet_ring_drop_nested"`
+	VnetRingEnqueue    *ebpf.Program `ebpf:"vnet_ring_enqueue"`
 }
 
 func (p *ringPrograms) Close() error {
 	return _RingClose(
 		p.VnetRingDequeue,
 		p.VnetRingDrop,
+		p.VnetRingDropNested,
 		p.VnetRingEnqueue,
 	)
 }

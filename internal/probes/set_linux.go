@@ -5,6 +5,7 @@ package probes
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -19,9 +20,10 @@ import (
 
 // Group is a loaded and attached probe group.
 type Group struct {
-	name  string
-	coll  *ebpf.Collection
-	links []link.Link
+	name     string
+	coll     *ebpf.Collection
+	links    []link.Link
+	attached []string // program names, in attach order
 }
 
 // Map returns one of the group's maps, or nil if the group has none by that name.
@@ -131,19 +133,36 @@ func openGroup(spec groupSpec, opts Options, kernel *hookFinder) (*Group, error)
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	g := &Group{name: spec.name, coll: coll}
-	for name, prog := range coll.Programs {
-		if slices.Contains(opts.Unattached, name) {
+	for _, name := range attachOrder(coll.Programs) {
+		// A twin goes with its primary.
+		if slices.Contains(opts.Unattached, strings.TrimSuffix(name, nestedSuffix)) {
 			continue
 		}
-		l, err := attach(prog, cs.Programs[name])
+		l, err := attach(coll.Programs[name], cs.Programs[name])
 		if err != nil {
 			_ = g.close()
 			return nil, fmt.Errorf("attach %s to %s: %w", name, cs.Programs[name].AttachTo, err)
 		}
 		g.links = append(g.links, l)
+		g.attached = append(g.attached, name)
 	}
 	return g, nil
 }
+
+// nestedSuffix names a twin program, which runs its primary's body for the
+// events the kernel skips the primary for (bpf/vnet.h, struct vnet_nest).
+const nestedSuffix = "_nested"
+
+// attachOrder lists the programs with every twin after the primaries: a
+// hook runs its programs in attach order, and a twin must run after its
+// primary to see what the primary did for the same event.
+func attachOrder(progs map[string]*ebpf.Program) []string {
+	names := slices.Sorted(maps.Keys(progs))
+	twins := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !isTwin(n) })
+	return append(slices.DeleteFunc(names, isTwin), twins...)
+}
+
+func isTwin(name string) bool { return strings.HasSuffix(name, nestedSuffix) }
 
 func attach(prog *ebpf.Program, ps *ebpf.ProgramSpec) (link.Link, error) {
 	switch {

@@ -59,8 +59,21 @@ func TestOpenAttachesAndCloseUnloads(t *testing.T) {
 		}
 		ours = append(ours, id)
 	}
-	if want := 24; len(ours) != want {
+	if want := 27; len(ours) != want {
 		t.Fatalf("loaded %d programs, want %d", len(ours), want)
+	}
+	// Missed lists every primary once and no twin (three on kfree_skb).
+	missed, err := set.Missed()
+	if err != nil {
+		t.Fatalf("missed: %v", err)
+	}
+	if want := 27 - 3; len(missed) != want {
+		t.Fatalf("missed lists %d programs, want %d", len(missed), want)
+	}
+	for _, m := range missed {
+		if isTwin(m.Program) || set.Programs()[m.Program] == nil {
+			t.Errorf("missed lists %s/%s, not a primary of the set", m.Group, m.Program)
+		}
 	}
 	before := loadedIDs(t)
 	for _, id := range ours {
@@ -179,5 +192,14 @@ func TestNoKernelBTF(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "kernel BTF unavailable (tp_btf needs /sys/kernel/btf/vmlinux): open /sys/kernel/btf/vmlinux") {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestTwinsAttachLast: a hook runs its programs in attach order, and a twin
+// must run after its primary.
+func TestTwinsAttachLast(t *testing.T) {
+	progs := map[string]*ebpf.Program{"b_nested": nil, "a": nil, "c": nil, "a_nested": nil, "b": nil}
+	if got, want := attachOrder(progs), []string{"a", "b", "c", "a_nested", "b_nested"}; !slices.Equal(got, want) {
+		t.Fatalf("attach order %v, want %v", got, want)
 	}
 }

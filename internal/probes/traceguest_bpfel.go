@@ -52,6 +52,14 @@ type traceGuestVnetIdFilter struct {
 	Bits [64]uint64
 }
 
+type traceGuestVnetNest struct {
+	_         structs.HostLayout
+	Keys      [4]uint64
+	Depth     uint32
+	Pad       uint32
+	Recovered uint64
+}
+
 // loadTraceGuest returns the embedded CollectionSpec for traceGuest.
 func loadTraceGuest() (*ebpf.CollectionSpec, error) {
 	reader := bytes.NewReader(_TraceGuestBytes)
@@ -94,25 +102,27 @@ type traceGuestSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type traceGuestProgramSpecs struct {
-	VnetTraceConsume  *ebpf.ProgramSpec `ebpf:"vnet_trace_consume"`
-	VnetTraceDrop     *ebpf.ProgramSpec `ebpf:"vnet_trace_drop"`
-	VnetTraceTcpRcv   *ebpf.ProgramSpec `ebpf:"vnet_trace_tcp_rcv"`
-	VnetTraceTcpXmit  *ebpf.ProgramSpec `ebpf:"vnet_trace_tcp_xmit"`
-	VnetTraceVirtioRx *ebpf.ProgramSpec `ebpf:"vnet_trace_virtio_rx"`
-	VnetTraceVirtioTx *ebpf.ProgramSpec `ebpf:"vnet_trace_virtio_tx"`
+	VnetTraceConsume    *ebpf.ProgramSpec `ebpf:"vnet_trace_consume"`
+	VnetTraceDrop       *ebpf.ProgramSpec `ebpf:"vnet_trace_drop"`
+	VnetTraceDropNested *ebpf.ProgramSpec `ebpf:"vnet_trace_drop_nested"`
+	VnetTraceTcpRcv     *ebpf.ProgramSpec `ebpf:"vnet_trace_tcp_rcv"`
+	VnetTraceTcpXmit    *ebpf.ProgramSpec `ebpf:"vnet_trace_tcp_xmit"`
+	VnetTraceVirtioRx   *ebpf.ProgramSpec `ebpf:"vnet_trace_virtio_rx"`
+	VnetTraceVirtioTx   *ebpf.ProgramSpec `ebpf:"vnet_trace_virtio_tx"`
 }
 
 // traceGuestMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type traceGuestMapSpecs struct {
-	TraceDevices    *ebpf.MapSpec `ebpf:"trace_devices"`
-	TraceDropBudget *ebpf.MapSpec `ebpf:"trace_drop_budget"`
-	TraceErrors     *ebpf.MapSpec `ebpf:"trace_errors"`
-	TraceEvents     *ebpf.MapSpec `ebpf:"trace_events"`
-	TraceFilter     *ebpf.MapSpec `ebpf:"trace_filter"`
-	TraceSkbs       *ebpf.MapSpec `ebpf:"trace_skbs"`
-	TraceSlots      *ebpf.MapSpec `ebpf:"trace_slots"`
+	TraceDevices      *ebpf.MapSpec `ebpf:"trace_devices"`
+	TraceDropBudget   *ebpf.MapSpec `ebpf:"trace_drop_budget"`
+	TraceErrors       *ebpf.MapSpec `ebpf:"trace_errors"`
+	TraceEvents       *ebpf.MapSpec `ebpf:"trace_events"`
+	TraceFilter       *ebpf.MapSpec `ebpf:"trace_filter"`
+	TraceSkbs         *ebpf.MapSpec `ebpf:"trace_skbs"`
+	TraceSlots        *ebpf.MapSpec `ebpf:"trace_slots"`
+	VnetTraceDropNest *ebpf.MapSpec `ebpf:"vnet_trace_drop_nest"`
 }
 
 // traceGuestVariableSpecs contains global variables before they are loaded into the kernel.
@@ -149,13 +159,14 @@ func (o *traceGuestObjects) Close() error {
 //
 // It can be passed to loadTraceGuestObjects or ebpf.CollectionSpec.LoadAndAssign.
 type traceGuestMaps struct {
-	TraceDevices    *ebpf.Map `ebpf:"trace_devices"`
-	TraceDropBudget *ebpf.Map `ebpf:"trace_drop_budget"`
-	TraceErrors     *ebpf.Map `ebpf:"trace_errors"`
-	TraceEvents     *ebpf.Map `ebpf:"trace_events"`
-	TraceFilter     *ebpf.Map `ebpf:"trace_filter"`
-	TraceSkbs       *ebpf.Map `ebpf:"trace_skbs"`
-	TraceSlots      *ebpf.Map `ebpf:"trace_slots"`
+	TraceDevices      *ebpf.Map `ebpf:"trace_devices"`
+	TraceDropBudget   *ebpf.Map `ebpf:"trace_drop_budget"`
+	TraceErrors       *ebpf.Map `ebpf:"trace_errors"`
+	TraceEvents       *ebpf.Map `ebpf:"trace_events"`
+	TraceFilter       *ebpf.Map `ebpf:"trace_filter"`
+	TraceSkbs         *ebpf.Map `ebpf:"trace_skbs"`
+	TraceSlots        *ebpf.Map `ebpf:"trace_slots"`
+	VnetTraceDropNest *ebpf.Map `ebpf:"vnet_trace_drop_nest"`
 }
 
 func (m *traceGuestMaps) Close() error {
@@ -167,6 +178,7 @@ func (m *traceGuestMaps) Close() error {
 		m.TraceFilter,
 		m.TraceSkbs,
 		m.TraceSlots,
+		m.VnetTraceDropNest,
 	)
 }
 
@@ -188,18 +200,20 @@ type traceGuestVariables struct {
 //
 // It can be passed to loadTraceGuestObjects or ebpf.CollectionSpec.LoadAndAssign.
 type traceGuestPrograms struct {
-	VnetTraceConsume  *ebpf.Program `ebpf:"vnet_trace_consume"`
-	VnetTraceDrop     *ebpf.Program `ebpf:"vnet_trace_drop"`
-	VnetTraceTcpRcv   *ebpf.Program `ebpf:"vnet_trace_tcp_rcv"`
-	VnetTraceTcpXmit  *ebpf.Program `ebpf:"vnet_trace_tcp_xmit"`
-	VnetTraceVirtioRx *ebpf.Program `ebpf:"vnet_trace_virtio_rx"`
-	VnetTraceVirtioTx *ebpf.Program `ebpf:"vnet_trace_virtio_tx"`
+	VnetTraceConsume    *ebpf.Program `ebpf:"vnet_trace_consume"`
+	VnetTraceDrop       *ebpf.Program `ebpf:"vnet_trace_drop"`
+	VnetTraceDropNested *ebpf.Program `ebpf:"vnet_trace_drop_nested"`
+	VnetTraceTcpRcv     *ebpf.Program `ebpf:"vnet_trace_tcp_rcv"`
+	VnetTraceTcpXmit    *ebpf.Program `ebpf:"vnet_trace_tcp_xmit"`
+	VnetTraceVirtioRx   *ebpf.Program `ebpf:"vnet_trace_virtio_rx"`
+	VnetTraceVirtioTx   *ebpf.Program `ebpf:"vnet_trace_virtio_tx"`
 }
 
 func (p *traceGuestPrograms) Close() error {
 	return _TraceGuestClose(
 		p.VnetTraceConsume,
 		p.VnetTraceDrop,
+		p.VnetTraceDropNested,
 		p.VnetTraceTcpRcv,
 		p.VnetTraceTcpXmit,
 		p.VnetTraceVirtioRx,

@@ -57,6 +57,14 @@ type traceHostVnetIdFilter struct {
 	Bits [64]uint64
 }
 
+type traceHostVnetNest struct {
+	_         structs.HostLayout
+	Keys      [4]uint64
+	Depth     uint32
+	Pad       uint32
+	Recovered uint64
+}
+
 type traceHostVnetTraceEvent struct {
 	_       structs.HostLayout
 	TsNs    uint64
@@ -133,30 +141,32 @@ type traceHostSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type traceHostProgramSpecs struct {
-	VnetTraceDequeue *ebpf.ProgramSpec `ebpf:"vnet_trace_dequeue"`
-	VnetTraceDrop    *ebpf.ProgramSpec `ebpf:"vnet_trace_drop"`
-	VnetTraceEnqueue *ebpf.ProgramSpec `ebpf:"vnet_trace_enqueue"`
-	VnetTraceHostTx  *ebpf.ProgramSpec `ebpf:"vnet_trace_host_tx"`
-	VnetTraceRxBegin *ebpf.ProgramSpec `ebpf:"vnet_trace_rx_begin"`
-	VnetTraceRxEnd   *ebpf.ProgramSpec `ebpf:"vnet_trace_rx_end"`
-	VnetTraceTapRx   *ebpf.ProgramSpec `ebpf:"vnet_trace_tap_rx"`
+	VnetTraceDequeue    *ebpf.ProgramSpec `ebpf:"vnet_trace_dequeue"`
+	VnetTraceDrop       *ebpf.ProgramSpec `ebpf:"vnet_trace_drop"`
+	VnetTraceDropNested *ebpf.ProgramSpec `ebpf:"vnet_trace_drop_nested"`
+	VnetTraceEnqueue    *ebpf.ProgramSpec `ebpf:"vnet_trace_enqueue"`
+	VnetTraceHostTx     *ebpf.ProgramSpec `ebpf:"vnet_trace_host_tx"`
+	VnetTraceRxBegin    *ebpf.ProgramSpec `ebpf:"vnet_trace_rx_begin"`
+	VnetTraceRxEnd      *ebpf.ProgramSpec `ebpf:"vnet_trace_rx_end"`
+	VnetTraceTapRx      *ebpf.ProgramSpec `ebpf:"vnet_trace_tap_rx"`
 }
 
 // traceHostMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type traceHostMapSpecs struct {
-	TraceDevices     *ebpf.MapSpec `ebpf:"trace_devices"`
-	TraceDropBudget  *ebpf.MapSpec `ebpf:"trace_drop_budget"`
-	TraceDropped     *ebpf.MapSpec `ebpf:"trace_dropped"`
-	TraceDroppedBits *ebpf.MapSpec `ebpf:"trace_dropped_bits"`
-	TraceDroppedGen  *ebpf.MapSpec `ebpf:"trace_dropped_gen"`
-	TraceErrors      *ebpf.MapSpec `ebpf:"trace_errors"`
-	TraceEvents      *ebpf.MapSpec `ebpf:"trace_events"`
-	TraceFilter      *ebpf.MapSpec `ebpf:"trace_filter"`
-	TraceRxSoftirq   *ebpf.MapSpec `ebpf:"trace_rx_softirq"`
-	TraceSkbs        *ebpf.MapSpec `ebpf:"trace_skbs"`
-	TraceSlots       *ebpf.MapSpec `ebpf:"trace_slots"`
+	TraceDevices      *ebpf.MapSpec `ebpf:"trace_devices"`
+	TraceDropBudget   *ebpf.MapSpec `ebpf:"trace_drop_budget"`
+	TraceDropped      *ebpf.MapSpec `ebpf:"trace_dropped"`
+	TraceDroppedBits  *ebpf.MapSpec `ebpf:"trace_dropped_bits"`
+	TraceDroppedGen   *ebpf.MapSpec `ebpf:"trace_dropped_gen"`
+	TraceErrors       *ebpf.MapSpec `ebpf:"trace_errors"`
+	TraceEvents       *ebpf.MapSpec `ebpf:"trace_events"`
+	TraceFilter       *ebpf.MapSpec `ebpf:"trace_filter"`
+	TraceRxSoftirq    *ebpf.MapSpec `ebpf:"trace_rx_softirq"`
+	TraceSkbs         *ebpf.MapSpec `ebpf:"trace_skbs"`
+	TraceSlots        *ebpf.MapSpec `ebpf:"trace_slots"`
+	VnetTraceDropNest *ebpf.MapSpec `ebpf:"vnet_trace_drop_nest"`
 }
 
 // traceHostVariableSpecs contains global variables before they are loaded into the kernel.
@@ -193,17 +203,18 @@ func (o *traceHostObjects) Close() error {
 //
 // It can be passed to loadTraceHostObjects or ebpf.CollectionSpec.LoadAndAssign.
 type traceHostMaps struct {
-	TraceDevices     *ebpf.Map `ebpf:"trace_devices"`
-	TraceDropBudget  *ebpf.Map `ebpf:"trace_drop_budget"`
-	TraceDropped     *ebpf.Map `ebpf:"trace_dropped"`
-	TraceDroppedBits *ebpf.Map `ebpf:"trace_dropped_bits"`
-	TraceDroppedGen  *ebpf.Map `ebpf:"trace_dropped_gen"`
-	TraceErrors      *ebpf.Map `ebpf:"trace_errors"`
-	TraceEvents      *ebpf.Map `ebpf:"trace_events"`
-	TraceFilter      *ebpf.Map `ebpf:"trace_filter"`
-	TraceRxSoftirq   *ebpf.Map `ebpf:"trace_rx_softirq"`
-	TraceSkbs        *ebpf.Map `ebpf:"trace_skbs"`
-	TraceSlots       *ebpf.Map `ebpf:"trace_slots"`
+	TraceDevices      *ebpf.Map `ebpf:"trace_devices"`
+	TraceDropBudget   *ebpf.Map `ebpf:"trace_drop_budget"`
+	TraceDropped      *ebpf.Map `ebpf:"trace_dropped"`
+	TraceDroppedBits  *ebpf.Map `ebpf:"trace_dropped_bits"`
+	TraceDroppedGen   *ebpf.Map `ebpf:"trace_dropped_gen"`
+	TraceErrors       *ebpf.Map `ebpf:"trace_errors"`
+	TraceEvents       *ebpf.Map `ebpf:"trace_events"`
+	TraceFilter       *ebpf.Map `ebpf:"trace_filter"`
+	TraceRxSoftirq    *ebpf.Map `ebpf:"trace_rx_softirq"`
+	TraceSkbs         *ebpf.Map `ebpf:"trace_skbs"`
+	TraceSlots        *ebpf.Map `ebpf:"trace_slots"`
+	VnetTraceDropNest *ebpf.Map `ebpf:"vnet_trace_drop_nest"`
 }
 
 func (m *traceHostMaps) Close() error {
@@ -219,6 +230,7 @@ func (m *traceHostMaps) Close() error {
 		m.TraceRxSoftirq,
 		m.TraceSkbs,
 		m.TraceSlots,
+		m.VnetTraceDropNest,
 	)
 }
 
@@ -240,19 +252,21 @@ type traceHostVariables struct {
 //
 // It can be passed to loadTraceHostObjects or ebpf.CollectionSpec.LoadAndAssign.
 type traceHostPrograms struct {
-	VnetTraceDequeue *ebpf.Program `ebpf:"vnet_trace_dequeue"`
-	VnetTraceDrop    *ebpf.Program `ebpf:"vnet_trace_drop"`
-	VnetTraceEnqueue *ebpf.Program `ebpf:"vnet_trace_enqueue"`
-	VnetTraceHostTx  *ebpf.Program `ebpf:"vnet_trace_host_tx"`
-	VnetTraceRxBegin *ebpf.Program `ebpf:"vnet_trace_rx_begin"`
-	VnetTraceRxEnd   *ebpf.Program `ebpf:"vnet_trace_rx_end"`
-	VnetTraceTapRx   *ebpf.Program `ebpf:"vnet_trace_tap_rx"`
+	VnetTraceDequeue    *ebpf.Program `ebpf:"vnet_trace_dequeue"`
+	VnetTraceDrop       *ebpf.Program `ebpf:"vnet_trace_drop"`
+	VnetTraceDropNested *ebpf.Program `ebpf:"vnet_trace_drop_nested"`
+	VnetTraceEnqueue    *ebpf.Program `ebpf:"vnet_trace_enqueue"`
+	VnetTraceHostTx     *ebpf.Program `ebpf:"vnet_trace_host_tx"`
+	VnetTraceRxBegin    *ebpf.Program `ebpf:"vnet_trace_rx_begin"`
+	VnetTraceRxEnd      *ebpf.Program `ebpf:"vnet_trace_rx_end"`
+	VnetTraceTapRx      *ebpf.Program `ebpf:"vnet_trace_tap_rx"`
 }
 
 func (p *traceHostPrograms) Close() error {
 	return _TraceHostClose(
 		p.VnetTraceDequeue,
 		p.VnetTraceDrop,
+		p.VnetTraceDropNested,
 		p.VnetTraceEnqueue,
 		p.VnetTraceHostTx,
 		p.VnetTraceRxBegin,

@@ -59,3 +59,15 @@ type KVMCounters struct {
 // ErrMapFull is the slot of a group's `<group>_errors` array counting
 // inserts refused because a map was full.
 const ErrMapFull uint32 = 0
+
+// NestDepth is VNET_NEST_DEPTH.
+const NestDepth = 4
+
+// Nest is struct vnet_nest: a primary program's per-CPU stack of the
+// events it runs for, and how many events its twin ran the body for.
+type Nest struct {
+	Keys      [NestDepth]uint64
+	Depth     uint32
+	_         uint32
+	Recovered uint64
+}

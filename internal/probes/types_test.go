@@ -21,6 +21,7 @@ func TestTypesMatchTheObjects(t *testing.T) {
 		{Drops, "drop_devices", DevKey{}, nil},
 		{Drops, "drop_counts", DropKey{}, nil},
 		{Drops, "drop_filter", nil, IDFilter{}},
+		{Drops, "vnet_kfree_skb_nest", nil, Nest{}},
 		{Ring, "ring_residence", DevKey{}, Hist{}},
 		{Ring, "ring_filter", nil, IDFilter{}},
 		{Workers, "workers", nil, Worker{}},
@@ -31,6 +32,7 @@ func TestTypesMatchTheObjects(t *testing.T) {
 		{TCP, "tcp_srtt", nil, Hist{}},
 		{Trace, "trace_devices", DevKey{}, nil},
 		{Trace, "trace_filter", nil, IDFilter{}},
+		{Trace, "vnet_trace_drop_nest", nil, Nest{}},
 	}
 	checked := 0
 	for _, kind := range []Kind{Host, Guest} {
@@ -59,7 +61,7 @@ func TestTypesMatchTheObjects(t *testing.T) {
 		}
 	}
 	// Drops and Trace are in both kinds' registries.
-	if want := len(views) + 3 + 2; checked != want {
+	if want := len(views) + 4 + 3; checked != want {
 		t.Errorf("checked %d views, want %d", checked, want)
 	}
 }
