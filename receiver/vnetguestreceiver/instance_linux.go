@@ -86,6 +86,12 @@ func (i *instance) load(ctx context.Context) error {
 		constants = pathtrace.ProbeConstants(i.cfg.Tracing, i.set.Logger)
 	}
 	set := probes.Open(i.set.Logger, probes.Options{Kind: probes.Guest, Groups: groups, MapSizes: sizes, Constants: constants})
+	if err := tb.RegisterVnetGuestProbeEventsMissedCallback(sharedcomp.ObserveMissed(set, i.set.Logger)); err != nil {
+		_ = w.Close()
+		_ = set.Close()
+		tb.Shutdown()
+		return fmt.Errorf("register missed events: %w", err)
+	}
 	i.probes, i.telemetry, i.watcher, i.done = set, tb, w, make(chan struct{})
 	i.loaded = pcommon.NewTimestampFromTime(time.Now())
 	i.nics = i.nicMaps()

@@ -88,6 +88,11 @@ func (i *instance) load(ctx context.Context) error {
 		Unattached:  unattached,
 		HookRenames: i.cfg.hookRenames,
 	})
+	if err := tb.RegisterVnetHostProbeEventsMissedCallback(sharedcomp.ObserveMissed(set, i.set.Logger)); err != nil {
+		_ = set.Close()
+		tb.Shutdown()
+		return fmt.Errorf("register missed events: %w", err)
+	}
 	// Kernel counters start at zero when the programs load.
 	loaded := pcommon.NewTimestampFromTime(time.Now())
 	eng, err := newEngine(i.cfg, i.set.Logger, tb, set)

@@ -25,15 +25,16 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                    metric.Meter
-	mu                       sync.Mutex
-	registrations            []metric.Registration
-	VnetGuestMapOverflows    metric.Int64Counter
-	VnetGuestMapReadErrors   metric.Int64Counter
-	VnetGuestProbeGroups     metric.Int64Gauge
-	VnetGuestTraceRecords    metric.Int64ObservableCounter
-	VnetGuestTraceSpans      metric.Int64ObservableCounter
-	VnetGuestTraceUnfollowed metric.Int64ObservableCounter
+	meter                      metric.Meter
+	mu                         sync.Mutex
+	registrations              []metric.Registration
+	VnetGuestMapOverflows      metric.Int64Counter
+	VnetGuestMapReadErrors     metric.Int64Counter
+	VnetGuestProbeEventsMissed metric.Int64ObservableCounter
+	VnetGuestProbeGroups       metric.Int64Gauge
+	VnetGuestTraceRecords      metric.Int64ObservableCounter
+	VnetGuestTraceSpans        metric.Int64ObservableCounter
+	VnetGuestTraceUnfollowed   metric.Int64ObservableCounter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -45,6 +46,21 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterVnetGuestProbeEventsMissedCallback sets callback for observable VnetGuestProbeEventsMissed metric.
+func (builder *TelemetryBuilder) RegisterVnetGuestProbeEventsMissedCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.VnetGuestProbeEventsMissed, obs: o})
+		return nil
+	}, builder.VnetGuestProbeEventsMissed)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
 }
 
 // RegisterVnetGuestTraceRecordsCallback sets callback for observable VnetGuestTraceRecords metric.
@@ -130,6 +146,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_vnet_guest_map_read_errors",
 		metric.WithDescription("Failed reads of a probe group's kernel maps, per group. [Alpha]"),
 		metric.WithUnit("{error}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.VnetGuestProbeEventsMissed, err = builder.meter.Int64ObservableCounter(
+		"otelcol_vnet_guest_probe_events_missed",
+		metric.WithDescription("Events of its hook a BPF program did not run for, per group and program. The kernel skips a program for an event that fires while it already runs on that CPU (a softirq on the way out of an interrupt that hit it in process context); the drop programs' twins run in their place, and what they did not recover is counted here. [Alpha]"),
+		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.VnetGuestProbeGroups, err = builder.meter.Int64Gauge(

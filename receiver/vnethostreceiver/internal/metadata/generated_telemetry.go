@@ -25,20 +25,21 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                    metric.Meter
-	mu                       sync.Mutex
-	registrations            []metric.Registration
-	VnetHostDiscoveryDevices metric.Int64Gauge
-	VnetHostDiscoveryErrors  metric.Int64Counter
-	VnetHostDiscoveryVms     metric.Int64Gauge
-	VnetHostMapOverflows     metric.Int64Counter
-	VnetHostMapReadErrors    metric.Int64Counter
-	VnetHostMapReadsSkipped  metric.Int64Counter
-	VnetHostProbeGroups      metric.Int64Gauge
-	VnetHostRingExpired      metric.Int64Counter
-	VnetHostTraceRecords     metric.Int64ObservableCounter
-	VnetHostTraceSpans       metric.Int64ObservableCounter
-	VnetHostTraceUnfollowed  metric.Int64ObservableCounter
+	meter                     metric.Meter
+	mu                        sync.Mutex
+	registrations             []metric.Registration
+	VnetHostDiscoveryDevices  metric.Int64Gauge
+	VnetHostDiscoveryErrors   metric.Int64Counter
+	VnetHostDiscoveryVms      metric.Int64Gauge
+	VnetHostMapOverflows      metric.Int64Counter
+	VnetHostMapReadErrors     metric.Int64Counter
+	VnetHostMapReadsSkipped   metric.Int64Counter
+	VnetHostProbeEventsMissed metric.Int64ObservableCounter
+	VnetHostProbeGroups       metric.Int64Gauge
+	VnetHostRingExpired       metric.Int64Counter
+	VnetHostTraceRecords      metric.Int64ObservableCounter
+	VnetHostTraceSpans        metric.Int64ObservableCounter
+	VnetHostTraceUnfollowed   metric.Int64ObservableCounter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -50,6 +51,21 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterVnetHostProbeEventsMissedCallback sets callback for observable VnetHostProbeEventsMissed metric.
+func (builder *TelemetryBuilder) RegisterVnetHostProbeEventsMissedCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.VnetHostProbeEventsMissed, obs: o})
+		return nil
+	}, builder.VnetHostProbeEventsMissed)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
 }
 
 // RegisterVnetHostTraceRecordsCallback sets callback for observable VnetHostTraceRecords metric.
@@ -159,6 +175,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_vnet_host_map_reads_skipped",
 		metric.WithDescription("Reads of a probe group's maps skipped while its circuit breaker was open after repeated failures. [Alpha]"),
 		metric.WithUnit("{read}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.VnetHostProbeEventsMissed, err = builder.meter.Int64ObservableCounter(
+		"otelcol_vnet_host_probe_events_missed",
+		metric.WithDescription("Events of its hook a BPF program did not run for, per group and program. The kernel skips a program for an event that fires while it already runs on that CPU (a softirq on the way out of an interrupt that hit it in process context); the drop programs' twins run in their place, and what they did not recover is counted here. [Alpha]"),
+		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.VnetHostProbeGroups, err = builder.meter.Int64Gauge(
