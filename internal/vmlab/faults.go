@@ -1,8 +1,12 @@
 package vmlab
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -107,4 +111,53 @@ func (l *Lab) ClientQdiscStats() (QdiscStats, error) {
 		}, nil
 	}
 	return QdiscStats{}, fmt.Errorf("qdisc stats of %s: no root qdisc", l.ClientDev)
+}
+
+// SpreadClientRx turns on RPS on the host side of the client's veth, over
+// every CPU: the bridge then handles the client's packets in a NET_RX
+// softirq that an IPI raises on the flow's CPU, on the way out of whatever
+// interrupt it hits there, a BPF program in process context included.
+func (l *Lab) SpreadClientRx() error {
+	mask := fmt.Sprintf("%x", uint64(1)<<runtime.NumCPU()-1)
+	path := "/sys/class/net/" + l.HostVeth + "/queues/rx-0/rps_cpus"
+	if err := os.WriteFile(path, []byte(mask), 0); err != nil {
+		return fmt.Errorf("rps on %s: %w", l.HostVeth, err)
+	}
+	return nil
+}
+
+// FreeInProcessContext keeps every CPU freeing skbs with kfree_skb in
+// process context, interrupts enabled, until ctx ends: unix socket pairs
+// closed with datagrams unread. A BPF program on kfree_skb then often runs
+// when an interrupt arrives, and the kernel skips it for the drops of the
+// softirq that follows (its recursion_misses). The returned function waits
+// for the goroutines and reports their errors.
+func FreeInProcessContext(ctx context.Context) (wait func() error) {
+	var wg sync.WaitGroup
+	errs := make([]error, runtime.NumCPU())
+	for i := range errs {
+		wg.Go(func() { errs[i] = freeLoop(ctx) })
+	}
+	return func() error {
+		wg.Wait()
+		return errors.Join(errs...)
+	}
+}
+
+func freeLoop(ctx context.Context) error {
+	msg := make([]byte, 1)
+	for ctx.Err() == nil {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("socketpair: %w", err)
+		}
+		for range 256 {
+			if _, err := unix.Write(fds[0], msg); err != nil {
+				break
+			}
+		}
+		_ = unix.Close(fds[0])
+		_ = unix.Close(fds[1]) // frees the unread datagrams
+	}
+	return nil
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"golang.org/x/sys/unix"
 
 	"github.com/vnetpath/vnetpath/internal/testenv"
@@ -37,9 +39,11 @@ const (
 
 // hotPrograms run for every packet on the host. vnet_trace_drop is not
 // among them: it pays for a whole record per drop it traces, a few hundred
-// ns, and tracing.max_drops_per_second bounds how many it traces.
+// ns, and tracing.max_drops_per_second bounds how many it traces. Its twin
+// is: it runs on every free to check whether the primary was skipped.
 var hotPrograms = []string{
-	"vnet_dev_xmit", "vnet_dev_receive", "vnet_kfree_skb", "vnet_ring_enqueue", "vnet_ring_dequeue", "vnet_ring_drop",
+	"vnet_dev_xmit", "vnet_dev_receive", "vnet_kfree_skb", "vnet_kfree_skb_nested", "vnet_trace_drop_nested",
+	"vnet_ring_enqueue", "vnet_ring_dequeue", "vnet_ring_drop", "vnet_ring_drop_nested",
 	"vnet_trace_enqueue", "vnet_trace_dequeue", "vnet_trace_tap_rx", "vnet_trace_host_tx",
 }
 
@@ -55,7 +59,7 @@ func BenchmarkBPFCostPerEvent(b *testing.B) {
 	vm := lab.VM(0)
 	// The production defaults (ring sampling, trace sampling at 0.001), not
 	// the tests' exact settings, with a traces pipeline so the trace group runs.
-	s := openScraper(b, createDefaultConfig().(*Config), true)
+	s := openScraper(b, createDefaultConfig().(*Config), consumertest.NewNop())
 	b.Cleanup(func() { require.NoError(b, s.shutdown(context.Background())) })
 	progs := s.inst.probes.Programs()
 	before := programStats(b, progs)
@@ -174,8 +178,8 @@ func BenchmarkLabThroughputWithReceiver(b *testing.B) {
 		size    int64
 		cases   []attachCase
 	}{
-		{"gso", true, 256 << 20, []attachCase{{"metrics", attachReceiver(false), true}, {"metrics+traces", attachReceiver(true), false}, floor}},
-		{"mtu", false, 64 << 20, []attachCase{{"metrics", attachReceiver(false), false}, floor}},
+		{"gso", true, 256 << 20, []attachCase{{"metrics", attachReceiver(nil), true}, {"metrics+traces", attachReceiver(consumertest.NewNop()), false}, floor}},
+		{"mtu", false, 64 << 20, []attachCase{{"metrics", attachReceiver(nil), false}, floor}},
 	} {
 		b.Run(path.name, func(b *testing.B) {
 			lab := vmlab.NewT(b, vmlab.Options{VnetHdr: path.vnetHdr})
@@ -264,8 +268,8 @@ func pinToOneCPU(tb testing.TB, pids ...int) (unpin func()) {
 }
 
 // attachReceiver starts the receiver at its defaults, with a traces
-// pipeline when traces is set, as a throughput case.
-func attachReceiver(traces bool) func(b *testing.B) func() {
+// pipeline into traces unless it is nil, as a throughput case.
+func attachReceiver(traces consumer.Traces) func(b *testing.B) func() {
 	return func(b *testing.B) func() {
 		s := openScraper(b, createDefaultConfig().(*Config), traces)
 		return func() { require.NoError(b, s.shutdown(context.Background())) }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
@@ -89,20 +89,19 @@ func loopbackTraffic(t *testing.T, packets int) {
 // startScraper starts a metrics scraper for cfg, shut down at the end of the test.
 func startScraper(t testing.TB, cfg *Config) *hostScraper {
 	t.Helper()
-	s := openScraper(t, cfg, false)
+	s := openScraper(t, cfg, nil)
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 	return s
 }
 
-// openScraper starts a scraper for cfg, with a traces pipeline when traced
-// (so the trace group loads); the caller shuts it down.
-func openScraper(tb testing.TB, cfg *Config, traced bool) *hostScraper {
+// openScraper starts a scraper for cfg, with a traces pipeline into traces
+// unless it is nil (the trace group loads with one); the caller shuts it
+// down.
+func openScraper(tb testing.TB, cfg *Config, traces consumer.Traces) *hostScraper {
 	tb.Helper()
 	set := receivertest.NewNopSettings(metadata.Type)
 	inst := instanceFor(cfg, set)
-	if traced {
-		inst.traces = consumertest.NewNop()
-	}
+	inst.traces = traces
 	s := newHostScraper(inst, set)
 	require.NoError(tb, s.start(context.Background(), componenttest.NewNopHost()))
 	return s

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 
 	"github.com/vnetpath/vnetpath/internal/testenv"
 	"github.com/vnetpath/vnetpath/internal/vmlab"
@@ -26,7 +27,7 @@ func TestTraceSlotsCountFollowedPackets(t *testing.T) {
 	cfg := labConfig()
 	cfg.Tracing.SamplingRatio = 1
 	cfg.Tracing.MaxSpansPerSecond = 0
-	s := openScraper(t, cfg, true)
+	s := openScraper(t, cfg, consumertest.NewNop())
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 
 	for round := range 4 {
