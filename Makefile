@@ -108,6 +108,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseIff -fuzztime 30s ./internal/discovery/
 	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 30s ./internal/vmlab/vmmctl/
 	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 30s ./internal/vmlab/guestagent/
+	$(GO) test -run '^$$' -fuzz FuzzParseSNMP -fuzztime 30s ./internal/vmlab/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/sli/duration/
 	$(GO) test -run '^$$' -fuzz FuzzExplicit -fuzztime 30s ./internal/sli/histo/
 	$(GO) test -run '^$$' -fuzz FuzzConfig -fuzztime 30s -fuzzminimizetime 10s ./processor/sliprocessor/

@@ -33,14 +33,14 @@ func readCounters(path, file string) (SNMP, error) {
 	return parseSNMP(string(b))
 }
 
-// parseSNMP reads the file's pairs of lines: "Proto: names..." then
-// "Proto: values...".
+// parseSNMP reads /proc/net/snmp or /proc/net/netstat text: pairs of
+// lines, "Proto: names..." then "Proto: values...".
 func parseSNMP(s string) (SNMP, error) {
 	out := SNMP{}
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	for i := 0; i+1 < len(lines); i += 2 {
 		names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
-		if len(names) != len(values) || len(names) == 0 || names[0] != values[0] {
+		if len(names) != len(values) || len(names) < 2 || names[0] != values[0] || len(names[0]) < 2 || !strings.HasSuffix(names[0], ":") {
 			return nil, fmt.Errorf("snmp: malformed pair %q / %q", lines[i], lines[i+1])
 		}
 		proto := strings.TrimSuffix(names[0], ":")

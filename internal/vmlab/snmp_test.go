@@ -41,3 +41,21 @@ func TestGuestSNMP(t *testing.T) {
 		t.Fatalf("guest Udp InDatagrams +%d, RcvbufErrors %d -> %d", d, before["Udp"]["RcvbufErrors"], after["Udp"]["RcvbufErrors"])
 	}
 }
+
+// FuzzParseSNMP: any text parses or is refused; what parses has a value
+// for every name of its protocol's header line.
+func FuzzParseSNMP(f *testing.F) {
+	f.Add("TcpExt: SyncookiesSent TCPBacklogCoalesce\nTcpExt: 0 17\nIpExt: InNoRoutes\nIpExt: 3\n")
+	f.Add("Udp: A B\nUdp: 1\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		s, err := parseSNMP(text)
+		if err != nil {
+			return
+		}
+		for proto, fields := range s {
+			if proto == "" || len(fields) == 0 {
+				t.Fatalf("%q: protocol %q with fields %v", text, proto, fields)
+			}
+		}
+	})
+}
