@@ -19,7 +19,8 @@ type Missed struct {
 // skipped it for because it was already running on that CPU (its
 // recursion_misses), less those its twin ran its body for. Twins are not
 // listed: an event a twin is skipped for, its primary ran for. The kernel's
-// count takes in events the program would have ignored.
+// count takes in events the program would have ignored, and each skip of a
+// twin can leave the figure off by one (bpf/vnet.h, struct vnet_nest).
 func (s *Set) Missed() ([]Missed, error) {
 	var out []Missed
 	var errs []error
