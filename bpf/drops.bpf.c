@@ -31,9 +31,8 @@ VNET_ERRORS_MAP(drop_errors);
 
 VNET_ID_FILTER_MAP(drop_filter);
 
-VNET_NEST_MAP(vnet_kfree_skb_nest);
-
-static __always_inline void count_drop(const struct sk_buff *skb, enum skb_drop_reason reason)
+/* One drop by device and reason; ctx unused, VNET_KFREE_SKB_PROGRAMS passes it. */
+static __always_inline void count_drop(unsigned long long *ctx, const struct sk_buff *skb, enum skb_drop_reason reason)
 {
 	struct vnet_drop_key k = {};
 	struct net_device *dev = skb->dev;
@@ -59,19 +58,4 @@ static __always_inline void count_drop(const struct sk_buff *skb, enum skb_drop_
 		vnet_count_error(&drop_errors, VNET_ERR_MAP_FULL);
 }
 
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(vnet_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
-{
-	vnet_nest_enter(&vnet_kfree_skb_nest, ctx[0]);
-	count_drop(skb, reason);
-	return 0;
-}
-
-/* The drops vnet_kfree_skb was skipped for (bpf/vnet.h, struct vnet_nest). */
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(vnet_kfree_skb_nested, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
-{
-	if (vnet_nest_skipped(&vnet_kfree_skb_nest, ctx[0]))
-		count_drop(skb, reason);
-	return 0;
-}
+VNET_KFREE_SKB_PROGRAMS(vnet_kfree_skb, count_drop)

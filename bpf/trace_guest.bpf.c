@@ -121,21 +121,4 @@ static __always_inline void trace_drop(unsigned long long *ctx, struct sk_buff *
 	trace_emit(VNET_HOP_DROP, 0, &f, vnet_flow_hash(&f), now, now, addr, trace_dev_of(skb->dev), x);
 }
 
-VNET_NEST_MAP(vnet_trace_drop_nest);
-
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
-{
-	vnet_nest_enter(&vnet_trace_drop_nest, ctx[0]);
-	trace_drop(ctx, skb, reason);
-	return 0;
-}
-
-/* The drops vnet_trace_drop was skipped for (bpf/vnet.h, struct vnet_nest). */
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(vnet_trace_drop_nested, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
-{
-	if (vnet_nest_skipped(&vnet_trace_drop_nest, ctx[0]))
-		trace_drop(ctx, skb, reason);
-	return 0;
-}
+VNET_KFREE_SKB_PROGRAMS(vnet_trace_drop, trace_drop)

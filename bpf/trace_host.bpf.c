@@ -210,24 +210,7 @@ static __always_inline void trace_drop(unsigned long long *ctx, struct sk_buff *
 		remember_dropped(hash);
 }
 
-VNET_NEST_MAP(vnet_trace_drop_nest);
-
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(vnet_trace_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
-{
-	vnet_nest_enter(&vnet_trace_drop_nest, ctx[0]);
-	trace_drop(ctx, skb, reason);
-	return 0;
-}
-
-/* The drops vnet_trace_drop was skipped for (bpf/vnet.h, struct vnet_nest). */
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(vnet_trace_drop_nested, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
-{
-	if (vnet_nest_skipped(&vnet_trace_drop_nest, ctx[0]))
-		trace_drop(ctx, skb, reason);
-	return 0;
-}
+VNET_KFREE_SKB_PROGRAMS(vnet_trace_drop, trace_drop)
 
 /* From the guest: the worker writes the guest's frame into the tap, which
  * receives it here. */

@@ -204,4 +204,23 @@ static __always_inline bool vnet_nest_skipped(void *map, __u64 key)
 	return true;
 }
 
+/* A tp_btf program on kfree_skb and its twin, each running body(ctx, skb,
+ * reason): the twin for the skbs the primary was skipped for. */
+#define VNET_KFREE_SKB_PROGRAMS(name, body)                                    \
+	VNET_NEST_MAP(name##_nest);                                            \
+	SEC("tp_btf/kfree_skb")                                                \
+	int BPF_PROG(name, struct sk_buff *skb, void *location, enum skb_drop_reason reason) \
+	{                                                                      \
+		vnet_nest_enter(&name##_nest, ctx[0]);                         \
+		body(ctx, skb, reason);                                        \
+		return 0;                                                      \
+	}                                                                      \
+	SEC("tp_btf/kfree_skb")                                                \
+	int BPF_PROG(name##_nested, struct sk_buff *skb, void *location, enum skb_drop_reason reason) \
+	{                                                                      \
+		if (vnet_nest_skipped(&name##_nest, ctx[0]))                   \
+			body(ctx, skb, reason);                                \
+		return 0;                                                      \
+	}
+
 #endif /* VNET_H */
