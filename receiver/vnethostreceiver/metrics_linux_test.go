@@ -17,10 +17,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
@@ -30,7 +28,6 @@ import (
 	"github.com/vnetpath/vnetpath/internal/testenv"
 	"github.com/vnetpath/vnetpath/internal/vmlab"
 	"github.com/vnetpath/vnetpath/internal/vmlab/vmmctl"
-	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
 	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadatatest"
 )
 
@@ -549,13 +546,7 @@ func TestMissingHookLeavesOthersRunning(t *testing.T) {
 	testenv.RequireRoot(t)
 	cfg := labConfig()
 	cfg.hookRenames = map[string]string{"napi_poll": "vnet_no_such_tracepoint"}
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	set := receivertest.NewNopSettings(metadata.Type)
-	set.TelemetrySettings = tel.NewTelemetrySettings()
-	s := newHostScraper(instanceFor(cfg, set), set)
-	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+	s, tel := startTelemetryScraper(t, cfg, nil)
 
 	var want []metricdata.DataPoint[int64]
 	for _, st := range s.inst.probes.Status() {

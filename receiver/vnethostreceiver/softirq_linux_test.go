@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/vnetpath/vnetpath/internal/testenv"
@@ -99,12 +100,30 @@ func startScraper(t testing.TB, cfg *Config) *hostScraper {
 // down.
 func openScraper(tb testing.TB, cfg *Config, traces consumer.Traces) *hostScraper {
 	tb.Helper()
-	set := receivertest.NewNopSettings(metadata.Type)
+	return openScraperWith(tb, cfg, traces, receivertest.NewNopSettings(metadata.Type))
+}
+
+// openScraperWith is openScraper with the receiver settings given.
+func openScraperWith(tb testing.TB, cfg *Config, traces consumer.Traces, set receiver.Settings) *hostScraper {
+	tb.Helper()
 	inst := instanceFor(cfg, set)
 	inst.traces = traces
 	s := newHostScraper(inst, set)
 	require.NoError(tb, s.start(context.Background(), componenttest.NewNopHost()))
 	return s
+}
+
+// startTelemetryScraper starts a scraper for cfg whose self-telemetry the
+// returned Telemetry collects, shut down at the end of the test.
+func startTelemetryScraper(t *testing.T, cfg *Config, traces consumer.Traces) (*hostScraper, *componenttest.Telemetry) {
+	t.Helper()
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	s := openScraperWith(t, cfg, traces, set)
+	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+	return s, tel
 }
 
 func delta(after, before map[cpuVec]int64) map[cpuVec]int64 {
