@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/vishvananda/netlink"
@@ -118,12 +119,21 @@ func (l *Lab) ClientQdiscStats() (QdiscStats, error) {
 // softirq that an IPI raises on the flow's CPU, on the way out of whatever
 // interrupt it hits there, a BPF program in process context included.
 func (l *Lab) SpreadClientRx() error {
-	mask := fmt.Sprintf("%x", uint64(1)<<runtime.NumCPU()-1)
 	path := "/sys/class/net/" + l.HostVeth + "/queues/rx-0/rps_cpus"
-	if err := os.WriteFile(path, []byte(mask), 0); err != nil {
+	if err := os.WriteFile(path, []byte(allCPUs(runtime.NumCPU())), 0); err != nil {
 		return fmt.Errorf("rps on %s: %w", l.HostVeth, err)
 	}
 	return nil
+}
+
+// allCPUs is the cpumask of CPUs 0..n-1 as sysfs reads it: hex groups of
+// 32 bits, the highest first, separated by commas.
+func allCPUs(n int) string {
+	var groups []string
+	for left := n; left > 0; left -= 32 {
+		groups = append([]string{fmt.Sprintf("%x", uint64(1)<<min(left, 32)-1)}, groups...)
+	}
+	return strings.Join(groups, ",")
 }
 
 // FreeInProcessContext keeps every CPU freeing skbs with kfree_skb in

@@ -182,3 +182,11 @@ func TestDropEveryNth(t *testing.T) {
 			res.Received, v.VMM.ToGuest.FramesDropped, v.VMM.ToGuest.FramesRead, v.VMM.ToGuest.FramesWritten, v.HostTap.TxPackets, v.GuestDev.RxPackets)
 	}
 }
+
+func TestAllCPUsMask(t *testing.T) {
+	for n, want := range map[int]string{1: "1", 2: "3", 32: "ffffffff", 33: "1,ffffffff", 72: "ff,ffffffff,ffffffff"} {
+		if got := allCPUs(n); got != want {
+			t.Errorf("allCPUs(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
