@@ -117,7 +117,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/pathtrace/
 	$(GO) test -run '^$$' -fuzz FuzzTemplate -fuzztime 30s ./internal/action/
 	$(GO) test -run '^$$' -fuzz FuzzCPUList -fuzztime 30s ./internal/action/
-	$(GO) test -run '^$$' -fuzz FuzzDecodeQMP -fuzztime 30s ./internal/action/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/qmp/
 
 ## demo: a 2-VM lab, the collector, a tap ring overflow and its fix, told with figures
 demo: $(DIST) deps

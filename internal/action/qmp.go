@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+
+	"github.com/vnetpath/vnetpath/internal/qmp"
 )
 
 // QMPType sends a QEMU Machine Protocol command to the VM's monitor.
@@ -122,7 +124,7 @@ func (o *qmpOp) run(ctx context.Context, t Target, _ *Event, dry bool) (Result, 
 	if dry {
 		return res, nil
 	}
-	ret, err := qmpExecute(ctx, t.Socket, o.cfg.Command, o.cfg.Arguments)
+	ret, err := qmp.Execute(ctx, t.Socket, o.cfg.Command, o.cfg.Arguments)
 	if err != nil {
 		return res, err
 	}

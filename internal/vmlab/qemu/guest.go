@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vnetpath/vnetpath/internal/qmp"
 	"github.com/vnetpath/vnetpath/internal/vmlab"
 	"github.com/vnetpath/vnetpath/internal/vmlab/guestagent"
 )
@@ -201,19 +202,35 @@ func (g *Guest) run(ctx context.Context, opts Options, qmpPath string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	q, err := dialQMP(ctx, qmpPath, g.exited)
-	if err != nil {
+	if err := g.waitMonitor(ctx, qmpPath); err != nil {
 		return err
 	}
-	defer q.close()
 	// QEMU opened the tap before its monitor came up.
 	if err := g.VM.AdoptTap(g.PID, opts.TxQueueLen); err != nil {
 		return err
 	}
-	if err := q.execute(ctx, "cont"); err != nil {
+	if _, err := qmp.Execute(ctx, qmpPath, "cont", nil); err != nil {
 		return err
 	}
 	return g.WaitConsole(ctx, guestagent.ReadyMarker)
+}
+
+// waitMonitor waits until QEMU's monitor answers, which it does once QEMU
+// has made its socket early in its start.
+func (g *Guest) waitMonitor(ctx context.Context, path string) error {
+	for {
+		_, err := qmp.Execute(ctx, path, "query-status", nil)
+		if !errors.Is(err, qmp.ErrConnect) {
+			return err
+		}
+		select {
+		case <-g.exited:
+			return errors.New("qmp: QEMU exited before its monitor came up")
+		case <-ctx.Done():
+			return fmt.Errorf("QEMU monitor %s: %w (last: %v)", path, ctx.Err(), err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // WaitConsole waits for a console line containing s. It fails early when
