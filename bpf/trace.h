@@ -28,8 +28,8 @@ struct vnet_flow {
 };
 
 enum vnet_hop {
-	VNET_HOP_HOST_RX = 1,     /* host softirq: ingress device -> tap xmit */
-	VNET_HOP_TAP_ENQUEUE = 2, /* the tap's xmit into its ring */
+	VNET_HOP_HOST_RX = 1,     /* host softirq: ingress device -> queued to the tap */
+	VNET_HOP_TAP_ENQUEUE = 2, /* queued to the tap -> its xmit into the ring */
 	VNET_HOP_TAP_RING = 3,    /* in the ring until the VM's worker dequeues */
 	VNET_HOP_DROP = 4,        /* freed with a drop reason */
 	VNET_HOP_TAP_RX = 5,      /* from the guest: the tap receives in the worker */
@@ -45,6 +45,8 @@ enum vnet_trace_flag {
 	VNET_TRACE_FORCED = 1,
 	/* Sent by the guest (its hops run guest -> tap -> host). */
 	VNET_TRACE_FROM_GUEST = 2,
+	/* Host, never in a record: in the tap's qdisc, its tap.enqueue pending. */
+	VNET_TRACE_QUEUED = 4,
 };
 
 /* One record per hop of a followed packet, and per drop. */

@@ -196,7 +196,7 @@ static __always_inline void trace_emit(__u16 hop, __u16 flags, const struct vnet
 	e->srtt_us = x.srtt_us;
 	e->snd_cwnd = x.cwnd;
 	e->hop = hop;
-	e->flags = flags;
+	e->flags = flags & ~VNET_TRACE_QUEUED;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	/* No wakeup per record: the reader drains on its flush deadline, and a
 	 * wakeup costs microseconds in the traced packet's path. */

@@ -1,8 +1,9 @@
 /* Probe group "trace" on the host: the host's hops of followed packets.
  *
  * To the guest: host.rx (from the start of the NET_RX softirq that received
- * the packet until it reaches the tap), tap.enqueue, tap.ring (until the
- * VM's worker thread dequeues it), or a drop with its reason. From the
+ * the packet until it is queued to the tap), tap.enqueue (in the tap's qdisc
+ * until the tap's xmit), tap.ring (until the VM's worker thread dequeues
+ * it), or a drop with its reason. From the
  * guest: tap.rx (the tap receives in the worker thread) and host.tx (xmit on
  * the host's way out).
  *
@@ -124,30 +125,102 @@ static __always_inline bool follow(__u64 hash, __u16 *flags)
 	return false;
 }
 
+/* The skb this CPU's vnet_trace_queue last saw and did not follow, so that
+ * its xmit, on the same CPU unless a qdisc held it, does not parse it again.
+ * Used once, and cleared by a GSO packet: its segments, made at the xmit,
+ * may reuse the address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} trace_passed SEC(".maps");
+
+/* host.rx: from the start of this CPU's NET_RX softirq, if one is running,
+ * until now. */
+static __always_inline void host_rx(const struct sk_buff *skb, const struct net_device *dev, const struct vnet_flow *f,
+				    __u64 hash, __u16 flags, __u64 addr, __u64 now)
+{
+	struct trace_extra x = {.len = skb->len};
+	__u32 zero = 0;
+	__u64 *rx = bpf_map_lookup_elem(&trace_rx_softirq, &zero);
+	struct vnet_dev_key in;
+
+	if (!rx || !*rx || !skb->skb_iif)
+		return;
+	in = trace_dev_of(dev);
+	in.ifindex = skb->skb_iif;
+	trace_emit(VNET_HOP_HOST_RX, flags, f, hash, *rx, now, addr, in, x);
+}
+
+/* Queued to a tap, in the softirq that received the packet: host.rx ends
+ * here, whatever CPU or thread later runs the tap's qdisc and xmits it. A
+ * GSO packet is left to the xmit, where its segments, new skbs, pass. */
+SEC("tp_btf/net_dev_queue")
+int BPF_PROG(vnet_trace_queue, struct sk_buff *skb)
+{
+	struct net_device *dev = skb->dev;
+	struct vnet_flow f = {};
+	__u64 hash, now, addr;
+	__u16 flags = 0;
+	__u32 zero = 0;
+	__u64 *passed;
+
+	if (!trace_dev_maybe(dev))
+		return 0;
+	passed = bpf_map_lookup_elem(&trace_passed, &zero);
+	if (!passed)
+		return 0;
+	*passed = 0;
+	if (BPF_CORE_READ((struct skb_shared_info *)(skb->head + skb->end), gso_size))
+		return 0;
+	addr = vnet_arg_addr(ctx, 0);
+	if (!vnet_parse(skb, &f) || !follow(hash = vnet_flow_hash(&f), &flags) || !trace_dev_watched(dev)) {
+		*passed = addr;
+		return 0;
+	}
+	now = bpf_ktime_get_ns();
+	host_rx(skb, dev, &f, hash, flags, addr, now);
+	trace_follow(addr, &f, hash, now, flags | VNET_TRACE_QUEUED);
+	return 0;
+}
+
+/* The tap's xmit: tap.enqueue, from the queueing above (its time in the
+ * tap's qdisc), or instant for a packet that was not queued as itself. */
 SEC("tp_btf/net_dev_start_xmit")
 int BPF_PROG(vnet_trace_enqueue, const struct sk_buff *skb, const struct net_device *dev)
 {
 	struct trace_extra x = {.len = skb->len};
 	struct vnet_flow f = {};
-	__u64 hash, now, addr, *rx;
+	__u64 hash, now, addr, *passed;
+	struct tracked *t;
 	__u16 flags = 0;
 	__u32 zero = 0;
 
-	if (!trace_dev_maybe(dev) || !vnet_parse(skb, &f))
+	if (!trace_dev_maybe(dev))
+		return 0;
+	addr = vnet_arg_addr(ctx, 0);
+	t = trace_lookup(addr);
+	if (t && (t->flags & VNET_TRACE_QUEUED)) {
+		now = bpf_ktime_get_ns();
+		trace_emit(VNET_HOP_TAP_ENQUEUE, t->flags, &t->flow, t->hash, t->last_ns, now, addr, trace_dev_of(dev), x);
+		t->last_ns = now;
+		t->flags &= ~VNET_TRACE_QUEUED;
+		return 0;
+	}
+	passed = bpf_map_lookup_elem(&trace_passed, &zero);
+	if (passed && *passed == addr) {
+		*passed = 0;
+		return 0;
+	}
+	/* A GSO packet's segment, or an xmit that bypassed the qdisc layer. */
+	if (!vnet_parse(skb, &f))
 		return 0;
 	hash = vnet_flow_hash(&f);
 	if (!follow(hash, &flags) || !trace_dev_watched(dev))
 		return 0;
 	now = bpf_ktime_get_ns();
-	addr = vnet_arg_addr(ctx, 0);
-	/* Received in the NET_RX softirq running now: its host.rx ends here. */
-	rx = bpf_map_lookup_elem(&trace_rx_softirq, &zero);
-	if (rx && *rx && skb->skb_iif) {
-		struct vnet_dev_key in = trace_dev_of(dev);
-
-		in.ifindex = skb->skb_iif;
-		trace_emit(VNET_HOP_HOST_RX, flags, &f, hash, *rx, now, addr, in, x);
-	}
+	host_rx(skb, dev, &f, hash, flags, addr, now);
 	trace_begin(VNET_HOP_TAP_ENQUEUE, flags, &f, hash, addr, now, trace_dev_of(dev), x);
 	return 0;
 }
@@ -163,7 +236,8 @@ int vnet_trace_dequeue(struct bpf_raw_tracepoint_args *ctx)
 
 	if (!t)
 		return 0;
-	if (!(t->flags & VNET_TRACE_FROM_GUEST)) {
+	/* Not through the tap's xmit (still QUEUED): no ring dequeue. */
+	if (!(t->flags & (VNET_TRACE_FROM_GUEST | VNET_TRACE_QUEUED))) {
 		struct trace_extra x = {.len = BPF_CORE_READ(skb, len)};
 
 		trace_emit(VNET_HOP_TAP_RING, t->flags, &t->flow, t->hash, t->last_ns, bpf_ktime_get_ns(), addr,

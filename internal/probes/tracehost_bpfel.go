@@ -146,6 +146,7 @@ type traceHostProgramSpecs struct {
 	VnetTraceDropNested *ebpf.ProgramSpec `ebpf:"vnet_trace_drop_nested"`
 	VnetTraceEnqueue    *ebpf.ProgramSpec `ebpf:"vnet_trace_enqueue"`
 	VnetTraceHostTx     *ebpf.ProgramSpec `ebpf:"vnet_trace_host_tx"`
+	VnetTraceQueue      *ebpf.ProgramSpec `ebpf:"vnet_trace_queue"`
 	VnetTraceRxBegin    *ebpf.ProgramSpec `ebpf:"vnet_trace_rx_begin"`
 	VnetTraceRxEnd      *ebpf.ProgramSpec `ebpf:"vnet_trace_rx_end"`
 	VnetTraceTapRx      *ebpf.ProgramSpec `ebpf:"vnet_trace_tap_rx"`
@@ -163,6 +164,7 @@ type traceHostMapSpecs struct {
 	TraceErrors       *ebpf.MapSpec `ebpf:"trace_errors"`
 	TraceEvents       *ebpf.MapSpec `ebpf:"trace_events"`
 	TraceFilter       *ebpf.MapSpec `ebpf:"trace_filter"`
+	TracePassed       *ebpf.MapSpec `ebpf:"trace_passed"`
 	TraceRxSoftirq    *ebpf.MapSpec `ebpf:"trace_rx_softirq"`
 	TraceSkbs         *ebpf.MapSpec `ebpf:"trace_skbs"`
 	TraceSlots        *ebpf.MapSpec `ebpf:"trace_slots"`
@@ -211,6 +213,7 @@ type traceHostMaps struct {
 	TraceErrors       *ebpf.Map `ebpf:"trace_errors"`
 	TraceEvents       *ebpf.Map `ebpf:"trace_events"`
 	TraceFilter       *ebpf.Map `ebpf:"trace_filter"`
+	TracePassed       *ebpf.Map `ebpf:"trace_passed"`
 	TraceRxSoftirq    *ebpf.Map `ebpf:"trace_rx_softirq"`
 	TraceSkbs         *ebpf.Map `ebpf:"trace_skbs"`
 	TraceSlots        *ebpf.Map `ebpf:"trace_slots"`
@@ -227,6 +230,7 @@ func (m *traceHostMaps) Close() error {
 		m.TraceErrors,
 		m.TraceEvents,
 		m.TraceFilter,
+		m.TracePassed,
 		m.TraceRxSoftirq,
 		m.TraceSkbs,
 		m.TraceSlots,
@@ -257,6 +261,7 @@ type traceHostPrograms struct {
 	VnetTraceDropNested *ebpf.Program `ebpf:"vnet_trace_drop_nested"`
 	VnetTraceEnqueue    *ebpf.Program `ebpf:"vnet_trace_enqueue"`
 	VnetTraceHostTx     *ebpf.Program `ebpf:"vnet_trace_host_tx"`
+	VnetTraceQueue      *ebpf.Program `ebpf:"vnet_trace_queue"`
 	VnetTraceRxBegin    *ebpf.Program `ebpf:"vnet_trace_rx_begin"`
 	VnetTraceRxEnd      *ebpf.Program `ebpf:"vnet_trace_rx_end"`
 	VnetTraceTapRx      *ebpf.Program `ebpf:"vnet_trace_tap_rx"`
@@ -269,6 +274,7 @@ func (p *traceHostPrograms) Close() error {
 		p.VnetTraceDropNested,
 		p.VnetTraceEnqueue,
 		p.VnetTraceHostTx,
+		p.VnetTraceQueue,
 		p.VnetTraceRxBegin,
 		p.VnetTraceRxEnd,
 		p.VnetTraceTapRx,

@@ -36,7 +36,7 @@ func (vm *VM) TxQueueLen() (int, error) {
 	return tap.Attrs().TxQLen, nil
 }
 
-// TBF shapes the client veth's egress (client -> VMs) with a token bucket.
+// TBF shapes a device's egress with a token bucket.
 type TBF struct {
 	Rate  uint64 // bytes per second
 	Burst uint32 // bucket size in bytes; at least one frame (1514)
@@ -45,13 +45,24 @@ type TBF struct {
 
 // SetClientTBF installs (or replaces) tbf as the client veth's root qdisc.
 func (l *Lab) SetClientTBF(t TBF) error {
-	cl, err := l.clientNL.LinkByName(l.ClientDev)
+	return setTBF(l.clientNL, l.ClientDev, t)
+}
+
+// SetTapTBF installs (or replaces) tbf as the host tap's root qdisc: packets
+// to the VM wait in it for tokens, and leave from the qdisc watchdog's
+// softirq rather than the one that received them.
+func (vm *VM) SetTapTBF(t TBF) error {
+	return setTBF(rootNL, vm.HostTap, t)
+}
+
+func setTBF(h *netlink.Handle, dev string, t TBF) error {
+	link, err := h.LinkByName(dev)
 	if err != nil {
-		return fmt.Errorf("tbf on %s: %w", l.ClientDev, err)
+		return fmt.Errorf("tbf on %s: %w", dev, err)
 	}
 	q := &netlink.Tbf{
 		QdiscAttrs: netlink.QdiscAttrs{
-			LinkIndex: cl.Attrs().Index,
+			LinkIndex: link.Attrs().Index,
 			Handle:    netlink.MakeHandle(1, 0),
 			Parent:    netlink.HANDLE_ROOT,
 		},
@@ -59,8 +70,8 @@ func (l *Lab) SetClientTBF(t TBF) error {
 		Limit:  t.Limit,
 		Buffer: netlink.Xmittime(t.Rate, t.Burst),
 	}
-	if err := l.clientNL.QdiscReplace(q); err != nil {
-		return fmt.Errorf("tbf on %s: %w", l.ClientDev, err)
+	if err := h.QdiscReplace(q); err != nil {
+		return fmt.Errorf("tbf on %s: %w", dev, err)
 	}
 	return nil
 }

@@ -44,7 +44,7 @@ const (
 var hotPrograms = []string{
 	"vnet_dev_xmit", "vnet_dev_receive", "vnet_kfree_skb", "vnet_kfree_skb_nested", "vnet_trace_drop_nested",
 	"vnet_ring_enqueue", "vnet_ring_dequeue", "vnet_ring_drop", "vnet_ring_drop_nested",
-	"vnet_trace_enqueue", "vnet_trace_dequeue", "vnet_trace_tap_rx", "vnet_trace_host_tx",
+	"vnet_trace_queue", "vnet_trace_enqueue", "vnet_trace_dequeue", "vnet_trace_tap_rx", "vnet_trace_host_tx",
 }
 
 // BenchmarkBPFCostPerEvent pushes UDP through the lab with every probe group
