@@ -127,8 +127,11 @@ static __always_inline bool follow(__u64 hash, __u16 *flags)
 
 /* The skb this CPU's vnet_trace_queue last saw and did not follow, so that
  * its xmit, on the same CPU unless a qdisc held it, does not parse it again.
- * Used once, and cleared by a GSO packet: its segments, made at the xmit,
- * may reuse the address. */
+ * Used once. Every packet to a tap is queued before its xmit and overwrites
+ * it, and a GSO packet's segments are made while it still holds its
+ * address: only an skb at the address of one queued here, freed unsent, and
+ * xmitted here unqueued (a segment of a packet another CPU queued) could be
+ * skipped by mistake. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -171,14 +174,14 @@ int BPF_PROG(vnet_trace_queue, struct sk_buff *skb)
 	passed = bpf_map_lookup_elem(&trace_passed, &zero);
 	if (!passed)
 		return 0;
-	*passed = 0;
-	if (BPF_CORE_READ((struct skb_shared_info *)(skb->head + skb->end), gso_size))
-		return 0;
 	addr = vnet_arg_addr(ctx, 0);
 	if (!vnet_parse(skb, &f) || !follow(hash = vnet_flow_hash(&f), &flags) || !trace_dev_watched(dev)) {
 		*passed = addr;
 		return 0;
 	}
+	*passed = 0;
+	if (BPF_CORE_READ((struct skb_shared_info *)(skb->head + skb->end), gso_size))
+		return 0;
 	now = bpf_ktime_get_ns();
 	host_rx(skb, dev, &f, hash, flags, addr, now);
 	trace_follow(addr, &f, hash, now, flags | VNET_TRACE_QUEUED);
@@ -200,17 +203,17 @@ int BPF_PROG(vnet_trace_enqueue, const struct sk_buff *skb, const struct net_dev
 	if (!trace_dev_maybe(dev))
 		return 0;
 	addr = vnet_arg_addr(ctx, 0);
+	passed = bpf_map_lookup_elem(&trace_passed, &zero);
+	if (passed && *passed == addr) {
+		*passed = 0;
+		return 0;
+	}
 	t = trace_lookup(addr);
 	if (t && (t->flags & VNET_TRACE_QUEUED)) {
 		now = bpf_ktime_get_ns();
 		trace_emit(VNET_HOP_TAP_ENQUEUE, t->flags, &t->flow, t->hash, t->last_ns, now, addr, trace_dev_of(dev), x);
 		t->last_ns = now;
 		t->flags &= ~VNET_TRACE_QUEUED;
-		return 0;
-	}
-	passed = bpf_map_lookup_elem(&trace_passed, &zero);
-	if (passed && *passed == addr) {
-		*passed = 0;
 		return 0;
 	}
 	/* A GSO packet's segment, or an xmit that bypassed the qdisc layer. */
