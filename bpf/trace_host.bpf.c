@@ -216,7 +216,8 @@ int BPF_PROG(vnet_trace_enqueue, const struct sk_buff *skb, const struct net_dev
 		t->flags &= ~VNET_TRACE_QUEUED;
 		return 0;
 	}
-	/* A GSO packet's segment, or an xmit that bypassed the qdisc layer. */
+	/* Not decided at its queueing here: a GSO packet or its segments, an
+	 * unsampled packet another CPU queued, an xmit that bypassed qdiscs. */
 	if (!vnet_parse(skb, &f))
 		return 0;
 	hash = vnet_flow_hash(&f);
