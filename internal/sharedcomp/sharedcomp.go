@@ -7,6 +7,8 @@ package sharedcomp // import "github.com/vnetpath/vnetpath/internal/sharedcomp"
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
 	"go.opentelemetry.io/collector/component"
@@ -102,4 +104,27 @@ func (h *Handle) Shutdown(ctx context.Context) error {
 	}
 	h.started = false
 	return h.Release(ctx)
+}
+
+// TracesHandle is a traces pipeline's component over a shared instance: it
+// starts the instance's trace reader after acquiring the instance and stops
+// it before releasing it. Spans then flow only while the traces pipeline
+// runs: the collector orders start and shutdown by each pipeline's edges
+// alone, so it may start the traces exporter after a metrics pipeline loaded
+// the instance, and stop it before that pipeline lets the instance go.
+func TracesHandle(acquire, release func(context.Context) error, start, stop func() error) *Handle {
+	return &Handle{
+		Acquire: func(ctx context.Context) error {
+			if err := acquire(ctx); err != nil {
+				return err
+			}
+			if err := start(); err != nil {
+				return errors.Join(fmt.Errorf("tracing: %w", err), release(ctx))
+			}
+			return nil
+		},
+		Release: func(ctx context.Context) error {
+			return errors.Join(stop(), release(ctx))
+		},
+	}
 }

@@ -3,6 +3,7 @@ package sharedcomp
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -71,5 +72,51 @@ func TestRefsAndHandle(t *testing.T) {
 	_ = failing.Shutdown(ctx)
 	if stops != 1 {
 		t.Fatal("a failed start was released")
+	}
+}
+
+// TestTracesHandle: the trace reader runs inside the traces pipeline's own
+// start and shutdown, whichever pipeline loads and unloads the instance; a
+// reader that fails to start releases what its start acquired.
+func TestTracesHandle(t *testing.T) {
+	var refs Refs
+	var log []string
+	load := func(context.Context) error { log = append(log, "load"); return nil }
+	unload := func(context.Context) error { log = append(log, "unload"); return nil }
+	acquire := func(ctx context.Context) error { return refs.Acquire(ctx, load) }
+	release := func(ctx context.Context) error { return refs.Release(ctx, unload) }
+	metrics := &Handle{Acquire: acquire, Release: release}
+	traces := TracesHandle(acquire, release,
+		func() error { log = append(log, "reader on"); return nil },
+		func() error { log = append(log, "reader off"); return nil })
+	ctx := context.Background()
+	for _, h := range []*Handle{metrics, traces} {
+		if err := h.Start(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := traces.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	log = append(log, "traces exporter off")
+	if err := metrics.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"load", "reader on", "reader off", "traces exporter off", "unload"}
+	if !slices.Equal(log, want) {
+		t.Fatalf("order %v, want %v", log, want)
+	}
+
+	log = nil
+	broken := TracesHandle(acquire, release, func() error { return errors.New("no ring buffer") }, nil)
+	err := broken.Start(ctx, nil)
+	if err == nil || err.Error() != "tracing: no ring buffer" {
+		t.Fatalf("start: %v", err)
+	}
+	if want := []string{"load", "unload"}; !slices.Equal(log, want) {
+		t.Fatalf("order %v, want %v", log, want)
+	}
+	if err := broken.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown after a failed start: %v", err)
 	}
 }

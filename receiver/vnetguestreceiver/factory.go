@@ -61,5 +61,5 @@ func createMetrics(_ context.Context, set receiver.Settings, cfg component.Confi
 func createTraces(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Traces) (receiver.Traces, error) {
 	inst := instanceFor(cfg.(*Config), set)
 	inst.traces = next
-	return &sharedcomp.Handle{Acquire: inst.acquire, Release: inst.release}, nil
+	return inst.tracesHandle(), nil
 }

@@ -54,16 +54,10 @@ func (i *instance) release(ctx context.Context) error { return i.refs.Release(ct
 
 // unload stops what load started, when the last pipeline stops.
 func (i *instance) unload(context.Context) error {
-	var errs []error
-	if i.tracer != nil {
-		errs = append(errs, i.tracer.Stop())
-		i.tracer = nil
-	}
 	close(i.done)
 	i.wg.Wait()
 	_ = i.watcher.Close()
-	errs = append(errs, i.probes.Close())
-	err := errors.Join(errs...)
+	err := i.probes.Close()
 	i.telemetry.Shutdown()
 	i.forget()
 	return err
@@ -101,14 +95,6 @@ func (i *instance) load(ctx context.Context) error {
 		i.set.Logger.Warn("TCP metrics cannot name the watched namespace", zap.Error(err))
 	}
 	i.refresh(ctx)
-	if g := set.Group(probes.Trace); g != nil {
-		if err := i.startTracer(g); err != nil {
-			_ = w.Close()
-			_ = set.Close()
-			tb.Shutdown()
-			return fmt.Errorf("tracing: %w", err)
-		}
-	}
 	// Named before the refresh loop starts: from then on it owns the maps.
 	nics := i.nicNames()
 	i.wg.Add(1)
@@ -190,7 +176,19 @@ func (i *instance) nicNames() []string {
 	return out
 }
 
-func (i *instance) startTracer(g *probes.Group) error {
+// tracesHandle is the traces pipeline's component: the tracer runs while
+// it does.
+func (i *instance) tracesHandle() *sharedcomp.Handle {
+	return sharedcomp.TracesHandle(i.acquire, i.release, i.startTracer, i.stopTracer)
+}
+
+// startTracer reads the trace group's records into the traces pipeline; a
+// disabled trace group (reported at load) leaves nothing to read.
+func (i *instance) startTracer() error {
+	g := i.probes.Group(probes.Trace)
+	if g == nil {
+		return nil
+	}
 	t, err := pathtrace.StartTracer(g, i.cfg.Tracing, pathtrace.Guest, nicAttribution{i}, i.traces, i.set.Logger)
 	if err != nil {
 		return err
@@ -201,6 +199,16 @@ func (i *instance) startTracer(g *probes.Group) error {
 		i.telemetry.RegisterVnetGuestTraceSpansCallback(t.ObserveSpans),
 		i.telemetry.RegisterVnetGuestTraceUnfollowedCallback(t.ObserveUnfollowed),
 	)
+}
+
+// stopTracer sends what the tracer assembled and stops it.
+func (i *instance) stopTracer() error {
+	if i.tracer == nil {
+		return nil
+	}
+	err := i.tracer.Stop()
+	i.tracer = nil
+	return err
 }
 
 // nicAttribution names spans' devices: the guest's own NICs.

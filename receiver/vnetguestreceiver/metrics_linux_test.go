@@ -46,6 +46,11 @@ func startGuestScraper(t *testing.T, cfg *Config, traced bool) *guestScraper {
 	s := newGuestScraper(inst, set)
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+	if traced {
+		h := inst.tracesHandle()
+		require.NoError(t, h.Start(context.Background(), componenttest.NewNopHost()))
+		t.Cleanup(func() { require.NoError(t, h.Shutdown(context.Background())) })
+	}
 	return s
 }
 

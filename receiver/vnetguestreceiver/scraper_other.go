@@ -10,6 +10,8 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
+
+	"github.com/vnetpath/vnetpath/internal/sharedcomp"
 )
 
 type instance struct {
@@ -24,6 +26,10 @@ func (*instance) acquire(context.Context) error {
 }
 
 func (*instance) release(context.Context) error { return nil }
+
+func (i *instance) tracesHandle() *sharedcomp.Handle {
+	return &sharedcomp.Handle{Acquire: i.acquire, Release: i.release}
+}
 
 type guestScraper struct{}
 

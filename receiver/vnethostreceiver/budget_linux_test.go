@@ -23,11 +23,13 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
 	"golang.org/x/sys/unix"
 
 	"github.com/vnetpath/vnetpath/internal/testenv"
 	"github.com/vnetpath/vnetpath/internal/vmlab"
 	"github.com/vnetpath/vnetpath/internal/vmlab/vmmctl"
+	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
 )
 
 // Budgets from the design brief, checked by `make bench`.
@@ -271,8 +273,13 @@ func pinToOneCPU(tb testing.TB, pids ...int) (unpin func()) {
 // pipeline into traces unless it is nil, as a throughput case.
 func attachReceiver(traces consumer.Traces) func(b *testing.B) func() {
 	return func(b *testing.B) func() {
-		s := openScraper(b, createDefaultConfig().(*Config), traces)
-		return func() { require.NoError(b, s.shutdown(context.Background())) }
+		s, h := openScraperWith(b, createDefaultConfig().(*Config), traces, receivertest.NewNopSettings(metadata.Type))
+		return func() {
+			if h != nil {
+				require.NoError(b, h.Shutdown(context.Background()))
+			}
+			require.NoError(b, s.shutdown(context.Background()))
+		}
 	}
 }
 

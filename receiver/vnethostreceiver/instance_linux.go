@@ -45,14 +45,8 @@ func (i *instance) release(ctx context.Context) error { return i.refs.Release(ct
 
 // unload stops what load started, when the last pipeline stops.
 func (i *instance) unload(context.Context) error {
-	var errs []error
-	if i.tracer != nil {
-		errs = append(errs, i.tracer.Stop())
-		i.tracer = nil
-	}
 	i.engine.stop()
-	errs = append(errs, i.probes.Close())
-	err := errors.Join(errs...)
+	err := i.probes.Close()
 	i.telemetry.Shutdown()
 	i.forget()
 	return err
@@ -104,20 +98,24 @@ func (i *instance) load(ctx context.Context) error {
 	active, disabled := sharedcomp.ReportProbeGroups(ctx, set.Status(), tb.VnetHostProbeGroups)
 	eng.start(ctx)
 	i.probes, i.engine, i.telemetry, i.loaded = set, eng, tb, loaded
-	if g := set.Group(probes.Trace); g != nil {
-		if err := i.startTracer(g); err != nil {
-			eng.stop()
-			_ = set.Close()
-			tb.Shutdown()
-			return fmt.Errorf("tracing: %w", err)
-		}
-	}
 	i.set.Logger.Info("vnet_host probes attached", zap.Strings("active", active), zap.Strings("disabled", disabled),
 		zap.Strings("interfaces.include", i.cfg.Interfaces.Include), zap.Strings("netns", i.cfg.NetNS))
 	return nil
 }
 
-func (i *instance) startTracer(g *probes.Group) error {
+// tracesHandle is the traces pipeline's component: the tracer runs while
+// it does.
+func (i *instance) tracesHandle() *sharedcomp.Handle {
+	return sharedcomp.TracesHandle(i.acquire, i.release, i.startTracer, i.stopTracer)
+}
+
+// startTracer reads the trace group's records into the traces pipeline; a
+// disabled trace group (reported at load) leaves nothing to read.
+func (i *instance) startTracer() error {
+	g := i.probes.Group(probes.Trace)
+	if g == nil {
+		return nil
+	}
 	t, err := pathtrace.StartTracer(g, i.cfg.Tracing, pathtrace.Host, traceAttribution{i.engine}, i.traces, i.set.Logger)
 	if err != nil {
 		return err
@@ -128,6 +126,16 @@ func (i *instance) startTracer(g *probes.Group) error {
 		i.telemetry.RegisterVnetHostTraceSpansCallback(t.ObserveSpans),
 		i.telemetry.RegisterVnetHostTraceUnfollowedCallback(t.ObserveUnfollowed),
 	)
+}
+
+// stopTracer sends what the tracer assembled and stops it.
+func (i *instance) stopTracer() error {
+	if i.tracer == nil {
+		return nil
+	}
+	err := i.tracer.Stop()
+	i.tracer = nil
+	return err
 }
 
 // traceAttribution names spans' devices from the engine's latest attribution.

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/vnetpath/vnetpath/internal/sharedcomp"
 	"github.com/vnetpath/vnetpath/internal/testenv"
 	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver/internal/metadata"
 )
@@ -96,21 +97,30 @@ func startScraper(t testing.TB, cfg *Config) *hostScraper {
 }
 
 // openScraper starts a scraper for cfg, with a traces pipeline into traces
-// unless it is nil (the trace group loads with one); the caller shuts it
-// down.
+// unless it is nil (the trace group loads with one); the caller shuts the
+// scraper down, and the traces pipeline stops at the end of the test.
 func openScraper(tb testing.TB, cfg *Config, traces consumer.Traces) *hostScraper {
 	tb.Helper()
-	return openScraperWith(tb, cfg, traces, receivertest.NewNopSettings(metadata.Type))
+	s, _ := openScraperWith(tb, cfg, traces, receivertest.NewNopSettings(metadata.Type))
+	return s
 }
 
-// openScraperWith is openScraper with the receiver settings given.
-func openScraperWith(tb testing.TB, cfg *Config, traces consumer.Traces, set receiver.Settings) *hostScraper {
+// openScraperWith is openScraper with the receiver settings given; it
+// returns the traces pipeline's component too (nil without one), for a
+// caller that stops it sooner.
+func openScraperWith(tb testing.TB, cfg *Config, traces consumer.Traces, set receiver.Settings) (*hostScraper, *sharedcomp.Handle) {
 	tb.Helper()
 	inst := instanceFor(cfg, set)
 	inst.traces = traces
 	s := newHostScraper(inst, set)
 	require.NoError(tb, s.start(context.Background(), componenttest.NewNopHost()))
-	return s
+	if traces == nil {
+		return s, nil
+	}
+	h := inst.tracesHandle()
+	require.NoError(tb, h.Start(context.Background(), componenttest.NewNopHost()))
+	tb.Cleanup(func() { require.NoError(tb, h.Shutdown(context.Background())) })
+	return s, h
 }
 
 // startTelemetryScraper starts a scraper for cfg whose self-telemetry the
@@ -121,7 +131,7 @@ func startTelemetryScraper(t *testing.T, cfg *Config, traces consumer.Traces) (*
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	set := receivertest.NewNopSettings(metadata.Type)
 	set.TelemetrySettings = tel.NewTelemetrySettings()
-	s := openScraperWith(t, cfg, traces, set)
+	s, _ := openScraperWith(t, cfg, traces, set)
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 	return s, tel
 }
