@@ -27,7 +27,8 @@ int BPF_PROG(vnet_trace_virtio_rx, struct sk_buff *skb)
 	return 0;
 }
 
-static __always_inline void tcp_rcv(unsigned long long *ctx, struct sock *sk, const struct sk_buff *skb)
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(vnet_trace_tcp_rcv, struct sock *sk, const struct sk_buff *skb)
 {
 	__u64 addr = vnet_arg_addr(ctx, 1);
 	struct tracked *t = trace_lookup(addr);
@@ -36,23 +37,19 @@ static __always_inline void tcp_rcv(unsigned long long *ctx, struct sock *sk, co
 	struct vnet_flow f = {};
 
 	if (!t || (t->flags & VNET_TRACE_FROM_GUEST))
-		return;
+		return 0;
 	/* A followed segment TCP coalesced into its backlog's tail was freed
 	 * with no tracepoint and left its entry: when another socket's
 	 * segment reuses the address, it is not that packet. */
 	if (!vnet_parse(skb, &f) || vnet_flow_hash(&f) != t->hash) {
 		trace_forget(addr);
-		return;
+		return 0;
 	}
 	x.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
 	x.cwnd = BPF_CORE_READ(tp, snd_cwnd);
 	trace_end(VNET_HOP_TCP_RCV, t, addr, trace_dev_of(skb->dev), x);
+	return 0;
 }
-
-/* With a twin: a socket's backlog runs tcp_probe in process context with
- * softirqs on, and a segment of another socket that the softirq takes then
- * would skip the primary. */
-VNET_TWIN_PROGRAMS("tcp_probe", vnet_trace_tcp_rcv, 1, tcp_rcv(ctx, sk, skb), struct sock *sk, const struct sk_buff *skb)
 
 /* From the guest: the stack hands the packet to the NIC's queue. */
 SEC("tp_btf/net_dev_queue")

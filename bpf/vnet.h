@@ -204,30 +204,23 @@ static __always_inline bool vnet_nest_skipped(void *map, __u64 key)
 	return true;
 }
 
-/* A tp_btf program on hook and its twin, both taking the hook's arguments
- * (the variadic part) and running call, an expression over them and ctx:
- * the twin for the events the primary was skipped for, told apart by the
- * hook's argument number key. */
-#define VNET_TWIN_PROGRAMS(hook, name, key, call, ...)                         \
+/* A tp_btf program on kfree_skb and its twin, each running body(ctx, skb,
+ * reason): the twin for the skbs the primary was skipped for. */
+#define VNET_KFREE_SKB_PROGRAMS(name, body)                                    \
 	VNET_NEST_MAP(name##_nest);                                            \
-	SEC("tp_btf/" hook)                                                    \
-	int BPF_PROG(name, __VA_ARGS__)                                        \
+	SEC("tp_btf/kfree_skb")                                                \
+	int BPF_PROG(name, struct sk_buff *skb, void *location, enum skb_drop_reason reason) \
 	{                                                                      \
-		vnet_nest_enter(&name##_nest, ctx[key]);                       \
-		call;                                                          \
+		vnet_nest_enter(&name##_nest, ctx[0]);                         \
+		body(ctx, skb, reason);                                        \
 		return 0;                                                      \
 	}                                                                      \
-	SEC("tp_btf/" hook)                                                    \
-	int BPF_PROG(name##_nested, __VA_ARGS__)                               \
+	SEC("tp_btf/kfree_skb")                                                \
+	int BPF_PROG(name##_nested, struct sk_buff *skb, void *location, enum skb_drop_reason reason) \
 	{                                                                      \
-		if (vnet_nest_skipped(&name##_nest, ctx[key]))                 \
-			call;                                                  \
+		if (vnet_nest_skipped(&name##_nest, ctx[0]))                   \
+			body(ctx, skb, reason);                                \
 		return 0;                                                      \
 	}
-
-/* kfree_skb's: body(ctx, skb, reason). */
-#define VNET_KFREE_SKB_PROGRAMS(name, body)                                    \
-	VNET_TWIN_PROGRAMS("kfree_skb", name, 0, body(ctx, skb, reason), struct sk_buff *skb, void *location, \
-			   enum skb_drop_reason reason)
 
 #endif /* VNET_H */

@@ -102,29 +102,27 @@ type traceGuestSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type traceGuestProgramSpecs struct {
-	VnetTraceConsume      *ebpf.ProgramSpec `ebpf:"vnet_trace_consume"`
-	VnetTraceDrop         *ebpf.ProgramSpec `ebpf:"vnet_trace_drop"`
-	VnetTraceDropNested   *ebpf.ProgramSpec `ebpf:"vnet_trace_drop_nested"`
-	VnetTraceTcpRcv       *ebpf.ProgramSpec `ebpf:"vnet_trace_tcp_rcv"`
-	VnetTraceTcpRcvNested *ebpf.ProgramSpec `ebpf:"vnet_trace_tcp_rcv_nested"`
-	VnetTraceTcpXmit      *ebpf.ProgramSpec `ebpf:"vnet_trace_tcp_xmit"`
-	VnetTraceVirtioRx     *ebpf.ProgramSpec `ebpf:"vnet_trace_virtio_rx"`
-	VnetTraceVirtioTx     *ebpf.ProgramSpec `ebpf:"vnet_trace_virtio_tx"`
+	VnetTraceConsume    *ebpf.ProgramSpec `ebpf:"vnet_trace_consume"`
+	VnetTraceDrop       *ebpf.ProgramSpec `ebpf:"vnet_trace_drop"`
+	VnetTraceDropNested *ebpf.ProgramSpec `ebpf:"vnet_trace_drop_nested"`
+	VnetTraceTcpRcv     *ebpf.ProgramSpec `ebpf:"vnet_trace_tcp_rcv"`
+	VnetTraceTcpXmit    *ebpf.ProgramSpec `ebpf:"vnet_trace_tcp_xmit"`
+	VnetTraceVirtioRx   *ebpf.ProgramSpec `ebpf:"vnet_trace_virtio_rx"`
+	VnetTraceVirtioTx   *ebpf.ProgramSpec `ebpf:"vnet_trace_virtio_tx"`
 }
 
 // traceGuestMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type traceGuestMapSpecs struct {
-	TraceDevices        *ebpf.MapSpec `ebpf:"trace_devices"`
-	TraceDropBudget     *ebpf.MapSpec `ebpf:"trace_drop_budget"`
-	TraceErrors         *ebpf.MapSpec `ebpf:"trace_errors"`
-	TraceEvents         *ebpf.MapSpec `ebpf:"trace_events"`
-	TraceFilter         *ebpf.MapSpec `ebpf:"trace_filter"`
-	TraceSkbs           *ebpf.MapSpec `ebpf:"trace_skbs"`
-	TraceSlots          *ebpf.MapSpec `ebpf:"trace_slots"`
-	VnetTraceDropNest   *ebpf.MapSpec `ebpf:"vnet_trace_drop_nest"`
-	VnetTraceTcpRcvNest *ebpf.MapSpec `ebpf:"vnet_trace_tcp_rcv_nest"`
+	TraceDevices      *ebpf.MapSpec `ebpf:"trace_devices"`
+	TraceDropBudget   *ebpf.MapSpec `ebpf:"trace_drop_budget"`
+	TraceErrors       *ebpf.MapSpec `ebpf:"trace_errors"`
+	TraceEvents       *ebpf.MapSpec `ebpf:"trace_events"`
+	TraceFilter       *ebpf.MapSpec `ebpf:"trace_filter"`
+	TraceSkbs         *ebpf.MapSpec `ebpf:"trace_skbs"`
+	TraceSlots        *ebpf.MapSpec `ebpf:"trace_slots"`
+	VnetTraceDropNest *ebpf.MapSpec `ebpf:"vnet_trace_drop_nest"`
 }
 
 // traceGuestVariableSpecs contains global variables before they are loaded into the kernel.
@@ -161,15 +159,14 @@ func (o *traceGuestObjects) Close() error {
 //
 // It can be passed to loadTraceGuestObjects or ebpf.CollectionSpec.LoadAndAssign.
 type traceGuestMaps struct {
-	TraceDevices        *ebpf.Map `ebpf:"trace_devices"`
-	TraceDropBudget     *ebpf.Map `ebpf:"trace_drop_budget"`
-	TraceErrors         *ebpf.Map `ebpf:"trace_errors"`
-	TraceEvents         *ebpf.Map `ebpf:"trace_events"`
-	TraceFilter         *ebpf.Map `ebpf:"trace_filter"`
-	TraceSkbs           *ebpf.Map `ebpf:"trace_skbs"`
-	TraceSlots          *ebpf.Map `ebpf:"trace_slots"`
-	VnetTraceDropNest   *ebpf.Map `ebpf:"vnet_trace_drop_nest"`
-	VnetTraceTcpRcvNest *ebpf.Map `ebpf:"vnet_trace_tcp_rcv_nest"`
+	TraceDevices      *ebpf.Map `ebpf:"trace_devices"`
+	TraceDropBudget   *ebpf.Map `ebpf:"trace_drop_budget"`
+	TraceErrors       *ebpf.Map `ebpf:"trace_errors"`
+	TraceEvents       *ebpf.Map `ebpf:"trace_events"`
+	TraceFilter       *ebpf.Map `ebpf:"trace_filter"`
+	TraceSkbs         *ebpf.Map `ebpf:"trace_skbs"`
+	TraceSlots        *ebpf.Map `ebpf:"trace_slots"`
+	VnetTraceDropNest *ebpf.Map `ebpf:"vnet_trace_drop_nest"`
 }
 
 func (m *traceGuestMaps) Close() error {
@@ -182,7 +179,6 @@ func (m *traceGuestMaps) Close() error {
 		m.TraceSkbs,
 		m.TraceSlots,
 		m.VnetTraceDropNest,
-		m.VnetTraceTcpRcvNest,
 	)
 }
 
@@ -204,14 +200,13 @@ type traceGuestVariables struct {
 //
 // It can be passed to loadTraceGuestObjects or ebpf.CollectionSpec.LoadAndAssign.
 type traceGuestPrograms struct {
-	VnetTraceConsume      *ebpf.Program `ebpf:"vnet_trace_consume"`
-	VnetTraceDrop         *ebpf.Program `ebpf:"vnet_trace_drop"`
-	VnetTraceDropNested   *ebpf.Program `ebpf:"vnet_trace_drop_nested"`
-	VnetTraceTcpRcv       *ebpf.Program `ebpf:"vnet_trace_tcp_rcv"`
-	VnetTraceTcpRcvNested *ebpf.Program `ebpf:"vnet_trace_tcp_rcv_nested"`
-	VnetTraceTcpXmit      *ebpf.Program `ebpf:"vnet_trace_tcp_xmit"`
-	VnetTraceVirtioRx     *ebpf.Program `ebpf:"vnet_trace_virtio_rx"`
-	VnetTraceVirtioTx     *ebpf.Program `ebpf:"vnet_trace_virtio_tx"`
+	VnetTraceConsume    *ebpf.Program `ebpf:"vnet_trace_consume"`
+	VnetTraceDrop       *ebpf.Program `ebpf:"vnet_trace_drop"`
+	VnetTraceDropNested *ebpf.Program `ebpf:"vnet_trace_drop_nested"`
+	VnetTraceTcpRcv     *ebpf.Program `ebpf:"vnet_trace_tcp_rcv"`
+	VnetTraceTcpXmit    *ebpf.Program `ebpf:"vnet_trace_tcp_xmit"`
+	VnetTraceVirtioRx   *ebpf.Program `ebpf:"vnet_trace_virtio_rx"`
+	VnetTraceVirtioTx   *ebpf.Program `ebpf:"vnet_trace_virtio_tx"`
 }
 
 func (p *traceGuestPrograms) Close() error {
@@ -220,7 +215,6 @@ func (p *traceGuestPrograms) Close() error {
 		p.VnetTraceDrop,
 		p.VnetTraceDropNested,
 		p.VnetTraceTcpRcv,
-		p.VnetTraceTcpRcvNested,
 		p.VnetTraceTcpXmit,
 		p.VnetTraceVirtioRx,
 		p.VnetTraceVirtioTx,

@@ -150,7 +150,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.VnetGuestProbeEventsMissed, err = builder.meter.Int64ObservableCounter(
 		"otelcol_vnet_guest_probe_events_missed",
-		metric.WithDescription("Events of its hook a BPF program did not run for, per group and program. The kernel skips a program for an event that fires while it already runs on that CPU (a softirq on the way out of an interrupt that hit it in process context); the twins of the drop programs (and, in a guest, of tcp.rcv's) run in their place, and what they did not recover is counted here. [Alpha]"),
+		metric.WithDescription("Events of its hook a BPF program did not run for, per group and program. The kernel skips a program for an event that fires while it already runs on that CPU (a softirq on the way out of an interrupt that hit it in process context); the drop programs' twins run in their place, and what they did not recover is counted here. [Alpha]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)

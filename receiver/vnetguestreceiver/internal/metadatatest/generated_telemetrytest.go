@@ -56,7 +56,7 @@ func AssertEqualVnetGuestMapReadErrors(t *testing.T, tt *componenttest.Telemetry
 func AssertEqualVnetGuestProbeEventsMissed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_vnet_guest_probe_events_missed",
-		Description: "Events of its hook a BPF program did not run for, per group and program. The kernel skips a program for an event that fires while it already runs on that CPU (a softirq on the way out of an interrupt that hit it in process context); the twins of the drop programs (and, in a guest, of tcp.rcv's) run in their place, and what they did not recover is counted here. [Alpha]",
+		Description: "Events of its hook a BPF program did not run for, per group and program. The kernel skips a program for an event that fires while it already runs on that CPU (a softirq on the way out of an interrupt that hit it in process context); the drop programs' twins run in their place, and what they did not recover is counted here. [Alpha]",
 		Unit:        "{event}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
