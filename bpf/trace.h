@@ -47,6 +47,8 @@ enum vnet_trace_flag {
 	VNET_TRACE_FROM_GUEST = 2,
 	/* Host, never in a record: in the tap's qdisc, its tap.enqueue pending. */
 	VNET_TRACE_QUEUED = 4,
+	/* Never in a record: forgotten, but the map was busy (trace_forget). */
+	VNET_TRACE_DEAD = 8,
 };
 
 /* One record per hop of a followed packet, and per drop. */

@@ -89,10 +89,17 @@ static __always_inline __u32 *trace_slot(__u64 addr)
 	return bpf_map_lookup_elem(&trace_slots, &i);
 }
 
+/* Map updates and deletes take a bucket lock, and the kernel refuses them
+ * (-EBUSY) on a CPU that interrupted a program holding a lock of the same
+ * map: the softirq that receives a followed packet, say, on the way out of
+ * an interrupt that hit a program following an ACK in process context.
+ * Lookups take no lock, so an entry found is written in place instead. */
+#define ENOENT 2 /* bpf_map_delete_elem: no such key */
+
 /* trace_follow remembers an skb for its next hops. */
 static __always_inline void trace_follow(__u64 addr, const struct vnet_flow *f, __u64 hash, __u64 now, __u16 flags)
 {
-	struct tracked t = {};
+	struct tracked t = {}, *old;
 	__u32 *slot;
 	long err;
 
@@ -101,13 +108,18 @@ static __always_inline void trace_follow(__u64 addr, const struct vnet_flow *f, 
 	t.last_ns = now;
 	t.flags = flags;
 	err = bpf_map_update_elem(&trace_skbs, &addr, &t, BPF_NOEXIST);
-	if (err == -EEXIST) {
-		/* An skb freed where no tracepoint saw it left its entry, and its
-		 * address came back: replace the entry, whose slot is counted. */
-		if (!bpf_map_update_elem(&trace_skbs, &addr, &t, BPF_EXIST))
+	if (err) {
+		/* An entry is there (left by an skb freed where no tracepoint
+		 * saw it, or forgotten while the map was busy) and its address
+		 * came back, or the map is busy: replace it where it is. */
+		old = bpf_map_lookup_elem(&trace_skbs, &addr);
+		if (old) {
+			*old = t;
 			return;
+		}
 		/* Forgotten on another CPU in between: a new entry after all. */
-		err = bpf_map_update_elem(&trace_skbs, &addr, &t, BPF_NOEXIST);
+		if (err == -EEXIST)
+			err = bpf_map_update_elem(&trace_skbs, &addr, &t, BPF_NOEXIST);
 	}
 	if (err) {
 		vnet_count_error(&trace_errors, TRACE_ERR_MAP_FULL);
@@ -122,18 +134,30 @@ static __always_inline void trace_follow(__u64 addr, const struct vnet_flow *f, 
 static __always_inline struct tracked *trace_lookup(__u64 addr)
 {
 	__u32 *slot = trace_slot(addr);
+	struct tracked *t;
 
 	if (!slot || !*slot)
 		return 0;
-	return bpf_map_lookup_elem(&trace_skbs, &addr);
+	t = bpf_map_lookup_elem(&trace_skbs, &addr);
+	return t && !(t->flags & VNET_TRACE_DEAD) ? t : 0;
 }
 
+/* trace_forget stops following the skb at addr. An entry the busy map
+ * would not delete stays, dead to lookups, until its address is followed
+ * again; it keeps its slot counted. */
 static __always_inline void trace_forget(__u64 addr)
 {
+	struct tracked *t;
 	__u32 *slot;
+	long err;
 
-	if (bpf_map_delete_elem(&trace_skbs, &addr))
+	err = bpf_map_delete_elem(&trace_skbs, &addr);
+	if (err) {
+		t = err == -ENOENT ? 0 : bpf_map_lookup_elem(&trace_skbs, &addr);
+		if (t)
+			t->flags |= VNET_TRACE_DEAD;
 		return;
+	}
 	slot = trace_slot(addr);
 	if (slot)
 		__sync_fetch_and_add(slot, (__u32)-1); /* no fetch-and-sub before -mcpu=v3 */
