@@ -47,9 +47,10 @@ struct {
 } trace_events SEC(".maps");
 
 enum trace_error {
-	TRACE_ERR_MAP_FULL = 0,     /* a packet could not be followed */
+	TRACE_ERR_MAP_FULL = 0,     /* a packet could not be followed: trace_skbs full */
 	TRACE_ERR_RING_FULL = 1,    /* a record was lost: ring buffer full */
 	TRACE_ERR_DROPS_LIMITED = 2, /* a drop not traced: over the drop rate */
+	TRACE_ERR_MAP_BUSY = 3,     /* a packet could not be followed: trace_skbs busy */
 };
 
 VNET_ERRORS_MAP(trace_errors);
@@ -122,7 +123,7 @@ static __always_inline void trace_follow(__u64 addr, const struct vnet_flow *f, 
 			err = bpf_map_update_elem(&trace_skbs, &addr, &t, BPF_NOEXIST);
 	}
 	if (err) {
-		vnet_count_error(&trace_errors, TRACE_ERR_MAP_FULL);
+		vnet_count_error(&trace_errors, err == -E2BIG ? TRACE_ERR_MAP_FULL : TRACE_ERR_MAP_BUSY);
 		return;
 	}
 	slot = trace_slot(addr);

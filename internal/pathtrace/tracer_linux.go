@@ -118,6 +118,7 @@ const (
 	errMapFull      = 0
 	errRingFull     = 1
 	errDropsLimited = 2
+	errMapBusy      = 3
 )
 
 func (t *Tracer) kernelErrors(slot uint32) int64 {
@@ -148,6 +149,7 @@ func (t *Tracer) ObserveSpans(_ context.Context, o metric.Int64Observer) error {
 // ObserveUnfollowed reports packets the kernel could not trace, by reason.
 func (t *Tracer) ObserveUnfollowed(_ context.Context, o metric.Int64Observer) error {
 	o.Observe(t.kernelErrors(errMapFull), metric.WithAttributes(attribute.String("reason", "map_full")))
+	o.Observe(t.kernelErrors(errMapBusy), metric.WithAttributes(attribute.String("reason", "map_busy")))
 	o.Observe(t.kernelErrors(errDropsLimited), metric.WithAttributes(attribute.String("reason", "drop_rate")))
 	return nil
 }

@@ -118,7 +118,7 @@ func AssertEqualVnetGuestTraceSpans(t *testing.T, tt *componenttest.Telemetry, d
 func AssertEqualVnetGuestTraceUnfollowed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_vnet_guest_trace_unfollowed",
-		Description: "Packets the kernel could not trace, by reason (map_full, raise tracing.max_followed_packets; drop_rate, drops over tracing.max_drops_per_second). [Alpha]",
+		Description: "Packets the kernel could not trace, by reason (map_full, raise tracing.max_followed_packets; map_busy, the kernel refused the map to a program that interrupted another holding its lock on that CPU, rare; drop_rate, drops over tracing.max_drops_per_second). [Alpha]",
 		Unit:        "{packet}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

@@ -209,7 +209,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.VnetHostTraceUnfollowed, err = builder.meter.Int64ObservableCounter(
 		"otelcol_vnet_host_trace_unfollowed",
-		metric.WithDescription("Packets the kernel could not trace, by reason (map_full, raise tracing.max_followed_packets; drop_rate, drops over tracing.max_drops_per_second). [Alpha]"),
+		metric.WithDescription("Packets the kernel could not trace, by reason (map_full, raise tracing.max_followed_packets; map_busy, the kernel refused the map to a program that interrupted another holding its lock on that CPU, rare; drop_rate, drops over tracing.max_drops_per_second). [Alpha]"),
 		metric.WithUnit("{packet}"),
 	)
 	errs = errors.Join(errs, err)
