@@ -203,17 +203,19 @@ int BPF_PROG(vnet_trace_enqueue, const struct sk_buff *skb, const struct net_dev
 	if (!trace_dev_maybe(dev))
 		return 0;
 	addr = vnet_arg_addr(ctx, 0);
-	passed = bpf_map_lookup_elem(&trace_passed, &zero);
-	if (passed && *passed == addr) {
-		*passed = 0;
-		return 0;
-	}
+	/* Followed first: a verdict left here by a packet another CPU sent
+	 * may name this address. */
 	t = trace_lookup(addr);
 	if (t && (t->flags & VNET_TRACE_QUEUED)) {
 		now = bpf_ktime_get_ns();
 		trace_emit(VNET_HOP_TAP_ENQUEUE, t->flags, &t->flow, t->hash, t->last_ns, now, addr, trace_dev_of(dev), x);
 		t->last_ns = now;
 		t->flags &= ~VNET_TRACE_QUEUED;
+		return 0;
+	}
+	passed = bpf_map_lookup_elem(&trace_passed, &zero);
+	if (passed && *passed == addr) {
+		*passed = 0;
 		return 0;
 	}
 	/* Not decided at its queueing here: a GSO packet or its segments, an

@@ -72,6 +72,37 @@ func StartTracer(g *probes.Group, s Settings, side Side, attr Attribution, next 
 	return t, nil
 }
 
+// Run is a receiver's tracer while its traces pipeline runs.
+type Run struct{ t *Tracer }
+
+// Start starts a tracer on set's trace group and has observe register its
+// telemetry; a disabled trace group (reported when the set loaded) leaves
+// nothing to read.
+func (r *Run) Start(set *probes.Set, s Settings, side Side, attr Attribution, next consumer.Traces, logger *zap.Logger,
+	observe func(*Tracer) error,
+) error {
+	g := set.Group(probes.Trace)
+	if g == nil {
+		return nil
+	}
+	t, err := StartTracer(g, s, side, attr, next, logger)
+	if err != nil {
+		return err
+	}
+	r.t = t
+	return observe(t)
+}
+
+// Stop sends what the tracer assembled and stops it.
+func (r *Run) Stop() error {
+	if r.t == nil {
+		return nil
+	}
+	err := r.t.Stop()
+	r.t = nil
+	return err
+}
+
 // Stop sends what was assembled and stops reading.
 func (t *Tracer) Stop() error {
 	close(t.done)

@@ -38,7 +38,7 @@ type instance struct {
 	traces consumer.Traces // set when a traces pipeline uses the receiver
 
 	probes    *probes.Set
-	tracer    *pathtrace.Tracer
+	tracing   pathtrace.Run
 	telemetry *metadata.TelemetryBuilder
 	loaded    pcommon.Timestamp
 	watcher   *netdev.Watcher
@@ -179,36 +179,16 @@ func (i *instance) nicNames() []string {
 // tracesHandle is the traces pipeline's component: the tracer runs while
 // it does.
 func (i *instance) tracesHandle() *sharedcomp.Handle {
-	return sharedcomp.TracesHandle(i.acquire, i.release, i.startTracer, i.stopTracer)
-}
-
-// startTracer reads the trace group's records into the traces pipeline; a
-// disabled trace group (reported at load) leaves nothing to read.
-func (i *instance) startTracer() error {
-	g := i.probes.Group(probes.Trace)
-	if g == nil {
-		return nil
+	start := func() error {
+		return i.tracing.Start(i.probes, i.cfg.Tracing, pathtrace.Guest, nicAttribution{i}, i.traces, i.set.Logger, func(t *pathtrace.Tracer) error {
+			return errors.Join(
+				i.telemetry.RegisterVnetGuestTraceRecordsCallback(t.ObserveRecords),
+				i.telemetry.RegisterVnetGuestTraceSpansCallback(t.ObserveSpans),
+				i.telemetry.RegisterVnetGuestTraceUnfollowedCallback(t.ObserveUnfollowed),
+			)
+		})
 	}
-	t, err := pathtrace.StartTracer(g, i.cfg.Tracing, pathtrace.Guest, nicAttribution{i}, i.traces, i.set.Logger)
-	if err != nil {
-		return err
-	}
-	i.tracer = t
-	return errors.Join(
-		i.telemetry.RegisterVnetGuestTraceRecordsCallback(t.ObserveRecords),
-		i.telemetry.RegisterVnetGuestTraceSpansCallback(t.ObserveSpans),
-		i.telemetry.RegisterVnetGuestTraceUnfollowedCallback(t.ObserveUnfollowed),
-	)
-}
-
-// stopTracer sends what the tracer assembled and stops it.
-func (i *instance) stopTracer() error {
-	if i.tracer == nil {
-		return nil
-	}
-	err := i.tracer.Stop()
-	i.tracer = nil
-	return err
+	return sharedcomp.TracesHandle(i.acquire, i.release, start, i.tracing.Stop)
 }
 
 // nicAttribution names spans' devices: the guest's own NICs.

@@ -34,7 +34,7 @@ type instance struct {
 
 	probes    *probes.Set
 	engine    *engine
-	tracer    *pathtrace.Tracer
+	tracing   pathtrace.Run
 	telemetry *metadata.TelemetryBuilder
 	loaded    pcommon.Timestamp
 }
@@ -106,36 +106,16 @@ func (i *instance) load(ctx context.Context) error {
 // tracesHandle is the traces pipeline's component: the tracer runs while
 // it does.
 func (i *instance) tracesHandle() *sharedcomp.Handle {
-	return sharedcomp.TracesHandle(i.acquire, i.release, i.startTracer, i.stopTracer)
-}
-
-// startTracer reads the trace group's records into the traces pipeline; a
-// disabled trace group (reported at load) leaves nothing to read.
-func (i *instance) startTracer() error {
-	g := i.probes.Group(probes.Trace)
-	if g == nil {
-		return nil
+	start := func() error {
+		return i.tracing.Start(i.probes, i.cfg.Tracing, pathtrace.Host, traceAttribution{i.engine}, i.traces, i.set.Logger, func(t *pathtrace.Tracer) error {
+			return errors.Join(
+				i.telemetry.RegisterVnetHostTraceRecordsCallback(t.ObserveRecords),
+				i.telemetry.RegisterVnetHostTraceSpansCallback(t.ObserveSpans),
+				i.telemetry.RegisterVnetHostTraceUnfollowedCallback(t.ObserveUnfollowed),
+			)
+		})
 	}
-	t, err := pathtrace.StartTracer(g, i.cfg.Tracing, pathtrace.Host, traceAttribution{i.engine}, i.traces, i.set.Logger)
-	if err != nil {
-		return err
-	}
-	i.tracer = t
-	return errors.Join(
-		i.telemetry.RegisterVnetHostTraceRecordsCallback(t.ObserveRecords),
-		i.telemetry.RegisterVnetHostTraceSpansCallback(t.ObserveSpans),
-		i.telemetry.RegisterVnetHostTraceUnfollowedCallback(t.ObserveUnfollowed),
-	)
-}
-
-// stopTracer sends what the tracer assembled and stops it.
-func (i *instance) stopTracer() error {
-	if i.tracer == nil {
-		return nil
-	}
-	err := i.tracer.Stop()
-	i.tracer = nil
-	return err
+	return sharedcomp.TracesHandle(i.acquire, i.release, start, i.tracing.Stop)
 }
 
 // traceAttribution names spans' devices from the engine's latest attribution.
