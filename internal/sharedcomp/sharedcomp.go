@@ -108,10 +108,11 @@ func (h *Handle) Shutdown(ctx context.Context) error {
 
 // TracesHandle is a traces pipeline's component over a shared instance: it
 // starts the instance's trace reader after acquiring the instance and stops
-// it before releasing it. Spans then flow only while the traces pipeline
-// runs: the collector orders start and shutdown by each pipeline's edges
-// alone, so it may start the traces exporter after a metrics pipeline loaded
-// the instance, and stop it before that pipeline lets the instance go.
+// it before releasing it (stop also undoes a start that failed halfway).
+// Spans then flow only while the traces pipeline runs: the collector orders
+// start and shutdown by each pipeline's edges alone, so it may start the
+// traces exporter after a metrics pipeline loaded the instance, and stop it
+// before that pipeline lets the instance go.
 func TracesHandle(acquire, release func(context.Context) error, start, stop func() error) *Handle {
 	return &Handle{
 		Acquire: func(ctx context.Context) error {
@@ -119,7 +120,7 @@ func TracesHandle(acquire, release func(context.Context) error, start, stop func
 				return err
 			}
 			if err := start(); err != nil {
-				return errors.Join(fmt.Errorf("tracing: %w", err), release(ctx))
+				return errors.Join(fmt.Errorf("tracing: %w", err), stop(), release(ctx))
 			}
 			return nil
 		},

@@ -108,12 +108,13 @@ func TestTracesHandle(t *testing.T) {
 	}
 
 	log = nil
-	broken := TracesHandle(acquire, release, func() error { return errors.New("no ring buffer") }, nil)
+	broken := TracesHandle(acquire, release, func() error { return errors.New("no ring buffer") },
+		func() error { log = append(log, "reader off"); return nil })
 	err := broken.Start(ctx, nil)
 	if err == nil || err.Error() != "tracing: no ring buffer" {
 		t.Fatalf("start: %v", err)
 	}
-	if want := []string{"load", "unload"}; !slices.Equal(log, want) {
+	if want := []string{"load", "reader off", "unload"}; !slices.Equal(log, want) {
 		t.Fatalf("order %v, want %v", log, want)
 	}
 	if err := broken.Shutdown(ctx); err != nil {
