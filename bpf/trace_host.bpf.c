@@ -125,6 +125,16 @@ static __always_inline bool follow(__u64 hash, __u16 *flags)
 	return false;
 }
 
+/* to_follow parses a packet on a tap and decides whether to follow it. */
+static __always_inline bool to_follow(const struct sk_buff *skb, const struct net_device *dev, struct vnet_flow *f,
+				      __u64 *hash, __u16 *flags)
+{
+	if (!vnet_parse(skb, f))
+		return false;
+	*hash = vnet_flow_hash(f);
+	return follow(*hash, flags) && trace_dev_watched(dev);
+}
+
 /* The skb this CPU's vnet_trace_queue last saw and did not follow, so that
  * its xmit, on the same CPU unless a qdisc held it, does not parse it again.
  * Used once. Every packet to a tap is queued before its xmit and overwrites
@@ -175,7 +185,7 @@ int BPF_PROG(vnet_trace_queue, struct sk_buff *skb)
 	if (!passed)
 		return 0;
 	addr = vnet_arg_addr(ctx, 0);
-	if (!vnet_parse(skb, &f) || !follow(hash = vnet_flow_hash(&f), &flags) || !trace_dev_watched(dev)) {
+	if (!to_follow(skb, dev, &f, &hash, &flags)) {
 		*passed = addr;
 		return 0;
 	}
@@ -220,10 +230,7 @@ int BPF_PROG(vnet_trace_enqueue, const struct sk_buff *skb, const struct net_dev
 	}
 	/* Not decided at its queueing here: a GSO packet or its segments, an
 	 * unsampled packet another CPU queued, an xmit that bypassed qdiscs. */
-	if (!vnet_parse(skb, &f))
-		return 0;
-	hash = vnet_flow_hash(&f);
-	if (!follow(hash, &flags) || !trace_dev_watched(dev))
+	if (!to_follow(skb, dev, &f, &hash, &flags))
 		return 0;
 	now = bpf_ktime_get_ns();
 	host_rx(skb, dev, &f, hash, flags, addr, now);

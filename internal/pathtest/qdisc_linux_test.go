@@ -43,8 +43,7 @@ func TestQdiscHeldPacketsKeepHostRx(t *testing.T) {
 
 	traces := byTrace(spans(sink), flowTo(lab, vm, "udp"))
 	require.Len(t, traces, n, "one trace per datagram")
-	type hops struct{ rx, enq span }
-	var all []hops
+	var enqueues []span
 	for id, ss := range traces {
 		var names []string
 		for _, s := range ss {
@@ -56,21 +55,21 @@ func TestQdiscHeldPacketsKeepHostRx(t *testing.T) {
 		require.Equal(t, enq.end, ring.start, "trace %s: tap.enqueue ends where tap.ring begins", id)
 		require.Equal(t, lab.HostVeth, rx.str("network.interface.name"), "received on the client's bridge port")
 		require.Equal(t, vm.HostTap, enq.str("network.interface.name"))
-		all = append(all, hops{rx, enq})
+		enqueues = append(enqueues, enq)
 	}
 	// tbf can send the last datagram no sooner than its bytes beyond the
 	// burst take at its rate after the first was queued.
-	sort.Slice(all, func(i, j int) bool { return all[i].enq.end.Before(all[j].enq.end) })
-	first, last := all[0], all[n-1]
-	for _, h := range all {
-		if h.enq.start.Before(first.enq.start) {
-			first = h
+	sort.Slice(enqueues, func(i, j int) bool { return enqueues[i].end.Before(enqueues[j].end) })
+	last, firstQueued := enqueues[n-1], enqueues[0].start
+	for _, e := range enqueues {
+		if e.start.Before(firstQueued) {
+			firstQueued = e.start
 		}
 	}
 	wait := time.Duration(float64(n*frame-int(tbf.Burst)) / float64(tbf.Rate) * float64(time.Second))
-	minQueued := wait - last.enq.start.Sub(first.enq.start)
+	minQueued := wait - last.start.Sub(firstQueued)
 	t.Logf("last datagram: %s in tbf, at least %s by its rate; sent %s after the first was queued",
-		last.enq.end.Sub(last.enq.start), minQueued, last.enq.end.Sub(first.enq.start))
-	require.GreaterOrEqual(t, last.enq.end.Sub(last.enq.start), minQueued-time.Millisecond,
-		"the last datagram's tap.enqueue covers its wait in tbf (sent %s after the first was queued)", last.enq.end.Sub(first.enq.start))
+		last.end.Sub(last.start), minQueued, last.end.Sub(firstQueued))
+	require.GreaterOrEqual(t, last.end.Sub(last.start), minQueued-time.Millisecond,
+		"the last datagram's tap.enqueue covers its wait in tbf (sent %s after the first was queued)", last.end.Sub(firstQueued))
 }
