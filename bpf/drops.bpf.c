@@ -5,7 +5,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-volatile const bool all_devices = false;
+/* drops.all_devices: count drops on every device. */
+#define all_devices() ((bool)VNET_CONST(all_devices))
 
 struct vnet_drop_key {
 	struct vnet_dev_key dev;
@@ -39,10 +40,10 @@ static __always_inline void count_drop(unsigned long long *ctx, const struct sk_
 	__u64 one = 1, *c;
 
 	if (dev) {
-		if (!all_devices && !vnet_id_maybe(&drop_filter, dev->ifindex))
+		if (!all_devices() && !vnet_id_maybe(&drop_filter, dev->ifindex))
 			return;
 		vnet_dev_key_of(dev, &k.dev);
-	} else if (!all_devices) {
+	} else if (!all_devices()) {
 		return;
 	}
 	k.reason = reason;
@@ -52,7 +53,7 @@ static __always_inline void count_drop(unsigned long long *ctx, const struct sk_
 		(*c)++;
 		return;
 	}
-	if (!all_devices && !bpf_map_lookup_elem(&drop_devices, &k.dev))
+	if (!all_devices() && !bpf_map_lookup_elem(&drop_devices, &k.dev))
 		return;
 	if (bpf_map_update_elem(&drop_counts, &k, &one, BPF_NOEXIST) == -E2BIG)
 		vnet_count_error(&drop_errors, VNET_ERR_MAP_FULL);

@@ -38,14 +38,14 @@ VNET_ID_FILTER_MAP(ring_filter);
  * costs no lookup at either end. The address is mixed with a salt that
  * changes every 4096 jiffies, so the slab's reuse of a few addresses does
  * not pin the sample to the same packets of every burst for long. */
-volatile const __u64 ring_sample_mask = 0;
+#define ring_sample_mask() VNET_CONST(ring_sample_mask)
 
 static __always_inline bool sampled(__u64 addr)
 {
-	if (!ring_sample_mask)
+	if (!ring_sample_mask())
 		return true;
 	addr = ((addr >> 6) ^ (bpf_jiffies64() >> 12)) * 0x9E3779B97F4A7C15ULL;
-	return ((addr >> 40) & ring_sample_mask) == 0;
+	return ((addr >> 40) & ring_sample_mask()) == 0;
 }
 
 /* net_dev_start_xmit fires before the driver enqueues: recording at

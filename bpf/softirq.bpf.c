@@ -43,7 +43,7 @@ struct {
 	__type(value, struct softirq_state);
 } softirq_state SEC(".maps");
 
-volatile const __u64 softirq_sample_mask = 0;
+#define softirq_sample_mask() VNET_CONST(softirq_sample_mask)
 
 SEC("tp_btf/softirq_raise")
 int BPF_PROG(vnet_softirq_raise, unsigned int vec)
@@ -55,7 +55,7 @@ int BPF_PROG(vnet_softirq_raise, unsigned int vec)
 	 * first raise until the handler runs. */
 	if (!st || st->raised_at)
 		return 0;
-	if ((st->raises++ & softirq_sample_mask) == 0)
+	if ((st->raises++ & softirq_sample_mask()) == 0)
 		st->raised_at = bpf_ktime_get_ns();
 	return 0;
 }

@@ -75,10 +75,10 @@ struct vnet_trace_event {
 /* Sampling: both sides hash the flow with the same key (tracing.key) and
  * follow a packet when the hash falls under the threshold, so host and
  * guest pick the same packets without talking to each other. */
-volatile const __u64 trace_key0 = 0;
-volatile const __u64 trace_key1 = 0;
-volatile const __u64 trace_threshold = 0; /* follow if hash < threshold */
-volatile const bool trace_all = false;    /* sampling ratio 1.0 */
+#define trace_key0() VNET_CONST(trace_key0)
+#define trace_key1() VNET_CONST(trace_key1)
+#define trace_threshold() VNET_CONST(trace_threshold) /* follow if hash < threshold */
+#define trace_all() ((bool)VNET_CONST(trace_all))      /* sampling ratio 1.0 */
 
 static __always_inline __u64 vnet_mix(__u64 h, __u64 w)
 {
@@ -98,7 +98,7 @@ static __always_inline __u64 vnet_flow_word(const struct vnet_flow *f, int i)
 
 static __always_inline __u64 vnet_flow_hash(const struct vnet_flow *f)
 {
-	__u64 h = trace_key0;
+	__u64 h = trace_key0();
 
 	h = vnet_mix(h, vnet_flow_word(f, 0));
 	h = vnet_mix(h, vnet_flow_word(f, 1));
@@ -107,7 +107,7 @@ static __always_inline __u64 vnet_flow_hash(const struct vnet_flow *f)
 	h = vnet_mix(h, vnet_flow_word(f, 4));
 	h = vnet_mix(h, vnet_flow_word(f, 5));
 	h = vnet_mix(h, vnet_flow_word(f, 6));
-	h = vnet_mix(h, trace_key1);
+	h = vnet_mix(h, trace_key1());
 	h ^= h >> 29;
 	h *= 0xBF58476D1CE4E5B9ULL;
 	return h ^ (h >> 32);
@@ -115,7 +115,7 @@ static __always_inline __u64 vnet_flow_hash(const struct vnet_flow *f)
 
 static __always_inline bool vnet_sampled(__u64 hash)
 {
-	return trace_all || hash < trace_threshold;
+	return trace_all() || hash < trace_threshold();
 }
 
 #define ETH_P_IP 0x0800

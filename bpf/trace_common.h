@@ -38,7 +38,7 @@ static __always_inline bool trace_dev_watched(const struct net_device *dev)
 	return bpf_map_lookup_elem(&trace_devices, &k) != 0;
 }
 
-volatile const bool trace_drops = true; /* tracing.always_trace_drops */
+#define trace_drops() ((bool)VNET_CONST(trace_drops)) /* tracing.always_trace_drops */
 
 /* Records for user space: one per hop of a followed packet, one per drop. */
 struct {
@@ -250,8 +250,8 @@ static __always_inline void trace_end(__u16 hop, const struct tracked *t, __u64 
  * CPU: a drop storm must not flood the ring buffer. The budget refills by
  * jiffies, free to read where a clock read costs tens of ns; user space
  * measures HZ. */
-volatile const __u64 trace_drops_per_sec = 1000;
-volatile const __u64 trace_hz = 250;
+#define trace_drops_per_sec() VNET_CONST(trace_drops_per_sec)
+#define trace_hz() VNET_CONST(trace_hz)
 
 struct drop_budget {
 	__u64 tokens;
@@ -276,9 +276,9 @@ static __always_inline bool trace_drop_allowed(void)
 		return false;
 	elapsed = now - b->last_jiffies;
 	/* A second or more refills the bucket; less refills in proportion. */
-	refill = elapsed >= trace_hz ? trace_drops_per_sec : elapsed * trace_drops_per_sec / trace_hz;
+	refill = elapsed >= trace_hz() ? trace_drops_per_sec() : elapsed * trace_drops_per_sec() / trace_hz();
 	if (refill) {
-		b->tokens = b->tokens + refill > trace_drops_per_sec ? trace_drops_per_sec : b->tokens + refill;
+		b->tokens = b->tokens + refill > trace_drops_per_sec() ? trace_drops_per_sec() : b->tokens + refill;
 		b->last_jiffies = now;
 	}
 	if (!b->tokens) {

@@ -115,7 +115,7 @@ static __always_inline void trace_drop(unsigned long long *ctx, struct sk_buff *
 		trace_end(VNET_HOP_DROP, t, addr, trace_dev_of(skb->dev), x);
 		return;
 	}
-	if (!trace_drops || !trace_drop_allowed() || !vnet_parse(skb, &f))
+	if (!trace_drops() || !trace_drop_allowed() || !vnet_parse(skb, &f))
 		return;
 	now = bpf_ktime_get_ns();
 	trace_emit(VNET_HOP_DROP, 0, &f, vnet_flow_hash(&f), now, now, addr, trace_dev_of(skb->dev), x);

@@ -118,7 +118,7 @@ static __always_inline bool follow(__u64 hash, __u16 *flags)
 {
 	if (vnet_sampled(hash))
 		return true;
-	if (trace_drops && maybe_dropped(hash) && bpf_map_lookup_elem(&trace_dropped, &hash)) {
+	if (trace_drops() && maybe_dropped(hash) && bpf_map_lookup_elem(&trace_dropped, &hash)) {
 		*flags |= VNET_TRACE_FORCED;
 		return true;
 	}
@@ -282,7 +282,7 @@ static __always_inline void trace_drop(unsigned long long *ctx, struct sk_buff *
 		trace_end(VNET_HOP_DROP, t, addr, trace_dev_of(skb->dev), x);
 	} else {
 		/* The rate check first: a drop storm must not pay for parsing. */
-		if (!trace_drops || !trace_drop_allowed() || !trace_dev_watched(skb->dev) || !vnet_parse(skb, &f))
+		if (!trace_drops() || !trace_drop_allowed() || !trace_dev_watched(skb->dev) || !vnet_parse(skb, &f))
 			return;
 		hash = vnet_flow_hash(&f);
 		/* Received on this tap: the guest sent it, and the guest's side
@@ -293,7 +293,7 @@ static __always_inline void trace_drop(unsigned long long *ctx, struct sk_buff *
 		trace_emit(VNET_HOP_DROP, flags, &f, hash, now, now, addr, trace_dev_of(skb->dev), x);
 	}
 	/* Only a packet going to the guest comes back through the tap's xmit. */
-	if (trace_drops && !(flags & VNET_TRACE_FROM_GUEST))
+	if (trace_drops() && !(flags & VNET_TRACE_FROM_GUEST))
 		remember_dropped(hash);
 }
 

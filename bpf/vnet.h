@@ -65,6 +65,19 @@ static __always_inline void vnet_hist_add(struct vnet_hist *h, __u64 ns)
 	h->sum_ns += ns;
 }
 
+/* VNET_CONST(name) is the setting `name`, which the loader writes into the
+ * instruction that uses it (internal/probes, Options.Constants). A
+ * `volatile const` would be read from the .rodata map on every run: a page
+ * of its own, whose TLB entry a host with PTI and no PCID loses at every
+ * syscall, so that one read cost more than the rest of some programs. As an
+ * immediate it costs nothing, and the verifier prunes what it disables. */
+#define VNET_CONST(name)                                                       \
+	({                                                                     \
+		__u64 __v;                                                     \
+		asm volatile("%0 = " #name " ll" : "=r"(__v));                \
+		__v;                                                           \
+	})
+
 /* A device is named by its network namespace and ifindex: an ifindex alone
  * is ambiguous across namespaces. */
 struct vnet_dev_key {

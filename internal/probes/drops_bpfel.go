@@ -100,7 +100,6 @@ type dropsMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dropsVariableSpecs struct {
-	AllDevices *ebpf.VariableSpec `ebpf:"all_devices"`
 }
 
 // dropsObjects contains all objects after they have been loaded into the kernel.
@@ -144,7 +143,6 @@ func (m *dropsMaps) Close() error {
 //
 // It can be passed to loadDropsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dropsVariables struct {
-	AllDevices *ebpf.Variable `ebpf:"all_devices"`
 }
 
 // dropsPrograms contains all programs after they have been loaded into the kernel.

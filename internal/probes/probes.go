@@ -94,8 +94,8 @@ type Options struct {
 	Groups []string
 	// MapSizes overrides the max_entries of maps by name.
 	MapSizes map[string]uint32
-	// Constants sets `volatile const` variables by name in every group that
-	// declares them.
+	// Constants sets the programs' settings (VNET_CONST) by name, in every
+	// group whose programs use them; defaultConstants has the others.
 	Constants map[string]any
 	// Unattached names programs loaded but left unattached because their
 	// feature is off, e.g. the softirq timing programs without histograms:

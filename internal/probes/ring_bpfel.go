@@ -107,7 +107,6 @@ type ringMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ringVariableSpecs struct {
-	RingSampleMask *ebpf.VariableSpec `ebpf:"ring_sample_mask"`
 }
 
 // ringObjects contains all objects after they have been loaded into the kernel.
@@ -151,7 +150,6 @@ func (m *ringMaps) Close() error {
 //
 // It can be passed to loadRingObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ringVariables struct {
-	RingSampleMask *ebpf.Variable `ebpf:"ring_sample_mask"`
 }
 
 // ringPrograms contains all programs after they have been loaded into the kernel.

@@ -113,12 +113,8 @@ func openGroup(spec groupSpec, opts Options, kernel *hookFinder) (*Group, error)
 			ms.MaxEntries = size
 		}
 	}
-	for name, value := range opts.Constants {
-		if v, ok := cs.Variables[name]; ok {
-			if err := v.Set(value); err != nil {
-				return nil, fmt.Errorf("set %s: %w", name, err)
-			}
-		}
+	if err := setConstants(cs, opts.Constants); err != nil {
+		return nil, err
 	}
 	for _, ps := range cs.Programs {
 		if renamed, ok := opts.HookRenames[ps.AttachTo]; ok {

@@ -87,7 +87,6 @@ type softirqMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type softirqVariableSpecs struct {
-	SoftirqSampleMask *ebpf.VariableSpec `ebpf:"softirq_sample_mask"`
 }
 
 // softirqObjects contains all objects after they have been loaded into the kernel.
@@ -129,7 +128,6 @@ func (m *softirqMaps) Close() error {
 //
 // It can be passed to loadSoftirqObjects or ebpf.CollectionSpec.LoadAndAssign.
 type softirqVariables struct {
-	SoftirqSampleMask *ebpf.Variable `ebpf:"softirq_sample_mask"`
 }
 
 // softirqPrograms contains all programs after they have been loaded into the kernel.

@@ -129,14 +129,7 @@ type traceGuestMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type traceGuestVariableSpecs struct {
-	TraceAll         *ebpf.VariableSpec `ebpf:"trace_all"`
-	TraceDrops       *ebpf.VariableSpec `ebpf:"trace_drops"`
-	TraceDropsPerSec *ebpf.VariableSpec `ebpf:"trace_drops_per_sec"`
-	TraceEventType   *ebpf.VariableSpec `ebpf:"trace_event_type"`
-	TraceHz          *ebpf.VariableSpec `ebpf:"trace_hz"`
-	TraceKey0        *ebpf.VariableSpec `ebpf:"trace_key0"`
-	TraceKey1        *ebpf.VariableSpec `ebpf:"trace_key1"`
-	TraceThreshold   *ebpf.VariableSpec `ebpf:"trace_threshold"`
+	TraceEventType *ebpf.VariableSpec `ebpf:"trace_event_type"`
 }
 
 // traceGuestObjects contains all objects after they have been loaded into the kernel.
@@ -186,14 +179,7 @@ func (m *traceGuestMaps) Close() error {
 //
 // It can be passed to loadTraceGuestObjects or ebpf.CollectionSpec.LoadAndAssign.
 type traceGuestVariables struct {
-	TraceAll         *ebpf.Variable `ebpf:"trace_all"`
-	TraceDrops       *ebpf.Variable `ebpf:"trace_drops"`
-	TraceDropsPerSec *ebpf.Variable `ebpf:"trace_drops_per_sec"`
-	TraceEventType   *ebpf.Variable `ebpf:"trace_event_type"`
-	TraceHz          *ebpf.Variable `ebpf:"trace_hz"`
-	TraceKey0        *ebpf.Variable `ebpf:"trace_key0"`
-	TraceKey1        *ebpf.Variable `ebpf:"trace_key1"`
-	TraceThreshold   *ebpf.Variable `ebpf:"trace_threshold"`
+	TraceEventType *ebpf.Variable `ebpf:"trace_event_type"`
 }
 
 // traceGuestPrograms contains all programs after they have been loaded into the kernel.

@@ -175,14 +175,7 @@ type traceHostMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type traceHostVariableSpecs struct {
-	TraceAll         *ebpf.VariableSpec `ebpf:"trace_all"`
-	TraceDrops       *ebpf.VariableSpec `ebpf:"trace_drops"`
-	TraceDropsPerSec *ebpf.VariableSpec `ebpf:"trace_drops_per_sec"`
-	TraceEventType   *ebpf.VariableSpec `ebpf:"trace_event_type"`
-	TraceHz          *ebpf.VariableSpec `ebpf:"trace_hz"`
-	TraceKey0        *ebpf.VariableSpec `ebpf:"trace_key0"`
-	TraceKey1        *ebpf.VariableSpec `ebpf:"trace_key1"`
-	TraceThreshold   *ebpf.VariableSpec `ebpf:"trace_threshold"`
+	TraceEventType *ebpf.VariableSpec `ebpf:"trace_event_type"`
 }
 
 // traceHostObjects contains all objects after they have been loaded into the kernel.
@@ -242,14 +235,7 @@ func (m *traceHostMaps) Close() error {
 //
 // It can be passed to loadTraceHostObjects or ebpf.CollectionSpec.LoadAndAssign.
 type traceHostVariables struct {
-	TraceAll         *ebpf.Variable `ebpf:"trace_all"`
-	TraceDrops       *ebpf.Variable `ebpf:"trace_drops"`
-	TraceDropsPerSec *ebpf.Variable `ebpf:"trace_drops_per_sec"`
-	TraceEventType   *ebpf.Variable `ebpf:"trace_event_type"`
-	TraceHz          *ebpf.Variable `ebpf:"trace_hz"`
-	TraceKey0        *ebpf.Variable `ebpf:"trace_key0"`
-	TraceKey1        *ebpf.Variable `ebpf:"trace_key1"`
-	TraceThreshold   *ebpf.Variable `ebpf:"trace_threshold"`
+	TraceEventType *ebpf.Variable `ebpf:"trace_event_type"`
 }
 
 // traceHostPrograms contains all programs after they have been loaded into the kernel.
