@@ -2,6 +2,7 @@ package vmlab
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -188,5 +189,28 @@ func TestAllCPUsMask(t *testing.T) {
 		if got := allCPUs(n); got != want {
 			t.Errorf("allCPUs(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestBatchedBurst: a burst sent 32 datagrams per sendmmsg, the last call
+// short, reaches the guest whole, and the tap carried each datagram once.
+func TestBatchedBurst(t *testing.T) {
+	testenv.RequireRoot(t)
+	t.Parallel()
+	lab := NewT(t, Options{})
+	vm := lab.VM(0)
+	const n = 100
+	before := settle(t, lab)
+	res, err := UDPBurst(testenv.Context(t, 10*time.Second), lab.Client(), vm.Guest(), UDPSpec{Count: n, Size: 64, Batch: 32}, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := settle(t, lab).Sub(before)
+	v := d.VMs[0]
+	if res.Sent != n || res.Received != n || v.HostTap.TxPackets != n || v.VMM.ToGuest.FramesWritten != n {
+		t.Fatalf("sent %d, guest got %d, tap tx_packets %d, vmm wrote %d; want %d each", res.Sent, res.Received, v.HostTap.TxPackets, v.VMM.ToGuest.FramesWritten, n)
+	}
+	if _, err := SendUDP(t.Context(), lab.Client(), netip.MustParseAddrPort("198.18.0.1:9"), UDPSpec{Count: 1, Size: 64, Batch: 2, Rate: 10}); err == nil {
+		t.Fatal("a batch with a rate was accepted")
 	}
 }
