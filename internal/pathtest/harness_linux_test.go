@@ -23,11 +23,17 @@ import (
 	"github.com/vnetpath/vnetpath/receiver/vnethostreceiver"
 )
 
-// startHost runs a vnet_host traces receiver into sink.
-func startHost(t *testing.T, sink consumer.Traces, tune func(*vnethostreceiver.Config)) {
+// startHost runs a vnet_host traces receiver on lab's taps into sink. Only
+// its own: another package's lab on this host, running at the same time,
+// would otherwise fill the receiver's maps and ring buffer with its floods.
+func startHost(t *testing.T, lab *vmlab.Lab, sink consumer.Traces, tune func(*vnethostreceiver.Config)) {
 	t.Helper()
 	f := vnethostreceiver.NewFactory()
 	cfg := f.CreateDefaultConfig().(*vnethostreceiver.Config)
+	cfg.Interfaces.Include = nil
+	for _, vm := range lab.AllVMs() {
+		cfg.Interfaces.Include = append(cfg.Interfaces.Include, vm.HostTap)
+	}
 	cfg.Discovery.Interval = 500 * time.Millisecond
 	cfg.Tracing.FlushInterval = 100 * time.Millisecond
 	tune(cfg)

@@ -32,7 +32,7 @@ func TestQdiscHeldPacketsKeepHostRx(t *testing.T) {
 	tbf := vmlab.TBF{Rate: 125000, Burst: 1514, Limit: 64 << 10}
 	require.NoError(t, vm.SetTapTBF(tbf))
 	sink := new(consumertest.TracesSink)
-	startHost(t, sink, func(c *vnethostreceiver.Config) { c.Tracing.SamplingRatio = 1 })
+	startHost(t, lab, sink, func(c *vnethostreceiver.Config) { c.Tracing.SamplingRatio = 1 })
 	startGuest(t, vm, sink, func(c *vnetguestreceiver.Config) { c.Tracing.SamplingRatio = 1 })
 	time.Sleep(200 * time.Millisecond) // the host's first discovery names the tap
 

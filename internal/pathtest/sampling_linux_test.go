@@ -29,7 +29,7 @@ func TestHostAndGuestSampleTheSamePackets(t *testing.T) {
 	vm := lab.VM(0)
 	hostSink, guestSink := new(consumertest.TracesSink), new(consumertest.TracesSink)
 	const ratio = 0.1
-	startHost(t, hostSink, func(c *vnethostreceiver.Config) { c.Tracing.SamplingRatio = ratio })
+	startHost(t, lab, hostSink, func(c *vnethostreceiver.Config) { c.Tracing.SamplingRatio = ratio })
 	startGuest(t, vm, guestSink, func(c *vnetguestreceiver.Config) { c.Tracing.SamplingRatio = ratio })
 	time.Sleep(200 * time.Millisecond)
 

@@ -82,7 +82,7 @@ func TestDroppedSegmentsAndTheirRetransmission(t *testing.T) {
 	lab := vmlab.NewT(t, vmlab.Options{TxQueueLen: 16})
 	vm := lab.VM(0)
 	sink := new(consumertest.TracesSink)
-	startHost(t, sink, func(c *vnethostreceiver.Config) {
+	startHost(t, lab, sink, func(c *vnethostreceiver.Config) {
 		c.Tracing.SamplingRatio = 0
 		c.Tracing.MaxDropsPerSecond = 100000 // every drop, for the exact count
 	})
@@ -129,7 +129,7 @@ func TestRetransmissionReachesGuestTCP(t *testing.T) {
 	lab := vmlab.NewT(t, vmlab.Options{TxQueueLen: 16})
 	vm := lab.VM(0)
 	sink := new(consumertest.TracesSink)
-	startHost(t, sink, func(c *vnethostreceiver.Config) {
+	startHost(t, lab, sink, func(c *vnethostreceiver.Config) {
 		c.Tracing.SamplingRatio = 1
 		c.Tracing.MaxSpansPerSecond = 0
 		c.Tracing.MaxDropsPerSecond = 100000
@@ -226,7 +226,7 @@ func TestGSOFramesFollowedIntoTheGuest(t *testing.T) {
 	lab := vmlab.NewT(t, vmlab.Options{VnetHdr: true})
 	vm := lab.VM(0)
 	hostSink, guestSink := new(consumertest.TracesSink), new(consumertest.TracesSink)
-	startHost(t, hostSink, func(c *vnethostreceiver.Config) {
+	startHost(t, lab, hostSink, func(c *vnethostreceiver.Config) {
 		c.Tracing.SamplingRatio = 1
 		c.Tracing.MaxSpansPerSecond = 0
 	})

@@ -27,7 +27,7 @@ func TestUDPToGuestOneTracePerPacket(t *testing.T) {
 	lab := vmlab.NewT(t, vmlab.Options{})
 	vm := lab.VM(0)
 	sink := new(consumertest.TracesSink)
-	startHost(t, sink, func(c *vnethostreceiver.Config) { c.Tracing.SamplingRatio = 1 })
+	startHost(t, lab, sink, func(c *vnethostreceiver.Config) { c.Tracing.SamplingRatio = 1 })
 	startGuest(t, vm, sink, func(c *vnetguestreceiver.Config) { c.Tracing.SamplingRatio = 1 })
 	time.Sleep(200 * time.Millisecond) // the host's first discovery names the tap
 
