@@ -73,8 +73,11 @@ struct {
 
 /* How many followed skbs hash to each slot. Every free in the kernel checks
  * its slot first: a zero, the usual answer, costs one read of a small,
- * rarely written array, where a hash lookup would cost cache misses. */
-#define TRACE_SLOTS 8192
+ * rarely written array, where a hash lookup would cost cache misses. 4 KiB:
+ * an array that small sits in the kernel's direct map (huge pages), where
+ * 32 KiB were vmalloc'd, and a free's random 4 KiB page of them cost a TLB
+ * walk after every syscall on a host with PTI and no PCID. */
+#define TRACE_SLOTS 1024
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
