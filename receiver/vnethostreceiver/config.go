@@ -75,7 +75,8 @@ type RingConfig struct {
 	MaxAge time.Duration `mapstructure:"max_age"`
 	// SampleEvery follows one packet in this many (a power of two) into
 	// the tap rings; 1 follows all. Each followed packet costs two clock
-	// reads and a map lookup on the worker's CPU.
+	// reads and a few map operations, several hundred ns on a host where
+	// each of their pages needs a TLB walk.
 	SampleEvery uint32 `mapstructure:"sample_every"`
 }
 

@@ -35,7 +35,7 @@ func createDefaultConfig() component.Config {
 		Probes:               probes.Names(probes.Host),
 		Interfaces:           InterfacesConfig{Include: []string{"vnet*", "tap*", "macvtap*"}},
 		Softirq:              SoftirqConfig{SampleEvery: 8},
-		Ring:                 RingConfig{MaxAge: 10 * time.Second, SampleEvery: 16},
+		Ring:                 RingConfig{MaxAge: 10 * time.Second, SampleEvery: 64},
 		Workers:              WorkersConfig{Threads: []string{"vhost-*"}},
 		Discovery:            DiscoveryConfig{Interval: 10 * time.Second},
 		Maps:                 MapsConfig{Devices: 1024, DropKeys: 4096, Inflight: 65536, Workers: 4096, VMMs: 1024},
