@@ -81,18 +81,8 @@ func TestTracesStopWithTheirPipeline(t *testing.T) {
 
 // enqueues counts the tap.enqueue spans of UDP to vm.
 func enqueues(all []ptrace.Traces, vm *vmlab.VM) int {
-	n := 0
-	for _, td := range all {
-		for _, rs := range td.ResourceSpans().All() {
-			for _, ss := range rs.ScopeSpans().All() {
-				for _, s := range ss.Spans().All() {
-					a := s.Attributes().AsRaw()
-					if s.Name() == "tap.enqueue" && a["network.transport"] == "udp" && a["destination.address"] == vm.IP.String() {
-						n++
-					}
-				}
-			}
-		}
-	}
-	return n
+	return countSpans(all, func(sp ptrace.Span) bool {
+		a := sp.Attributes().AsRaw()
+		return sp.Name() == "tap.enqueue" && a["network.transport"] == "udp" && a["destination.address"] == vm.IP.String()
+	})
 }

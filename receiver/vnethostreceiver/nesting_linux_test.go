@@ -4,7 +4,6 @@ package vnethostreceiver
 
 import (
 	"context"
-
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/vnetpath/vnetpath/internal/testenv"
@@ -137,13 +137,20 @@ func settledDropSpans(sink *consumertest.TracesSink, vm *vmlab.VM, want int64) i
 
 // dropSpans counts the drop spans on vm's tap.
 func dropSpans(sink *consumertest.TracesSink, vm *vmlab.VM) int64 {
-	var n int64
-	for _, td := range sink.AllTraces() {
+	return int64(countSpans(sink.AllTraces(), func(sp ptrace.Span) bool {
+		dev, _ := sp.Attributes().Get("network.interface.name")
+		return sp.Name() == "drop" && dev.Str() == vm.HostTap
+	}))
+}
+
+// countSpans counts the spans in all that match.
+func countSpans(all []ptrace.Traces, match func(ptrace.Span) bool) int {
+	n := 0
+	for _, td := range all {
 		for _, rs := range td.ResourceSpans().All() {
 			for _, ss := range rs.ScopeSpans().All() {
 				for _, sp := range ss.Spans().All() {
-					dev, _ := sp.Attributes().Get("network.interface.name")
-					if sp.Name() == "drop" && dev.Str() == vm.HostTap {
+					if match(sp) {
 						n++
 					}
 				}
